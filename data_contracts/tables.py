@@ -1,0 +1,158 @@
+"""The input contract (../shared/spec/inputs.md) as data: tables, columns, types, enums.
+
+The GX suites in `suites/`, the loader's typed views and the synthetic generator all
+read this, so a column's type or an enum's values are written down exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["string", "enum", "int", "float", "bool", "date", "timestamp"]
+
+SEGMENTS = ("smb", "mid_market", "enterprise")
+PERSONAS = ("executive", "champion", "admin", "end_user")
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+ACTIVITY_TYPES = (
+    "reference_call",
+    "case_study",
+    "testimonial",
+    "review",
+    "referral",
+    "speaking",
+    "social_post",
+    "advisory_board",
+)
+ACTIVITY_STATUSES = ("completed", "declined", "no_response", "pending", "cancelled")
+
+# DuckDB type each kind is cast to when the loader builds typed views.
+DUCKDB_TYPES: dict[Kind, str] = {
+    "string": "VARCHAR",
+    "enum": "VARCHAR",
+    "int": "BIGINT",
+    "float": "DOUBLE",
+    "bool": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    nullable: bool = False
+    unique: bool = False
+    values: tuple[str, ...] = ()  # allowed values, for enums
+    min_value: float | None = None
+    max_value: float | None = None
+    references: str | None = None  # "table.column" this column must exist in
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    time_column: str | None = None  # the column that says when a row happened
+    large: bool = False  # validated in batches
+    column_pairs: tuple[tuple[str, str], ...] = field(default=())  # (later, earlier): later >= earlier
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+ACCOUNTS = Table(
+    "accounts",
+    (
+        Column("account_id", "string", unique=True),
+        Column("name", "string"),
+        Column("industry", "string"),
+        Column("segment", "enum", values=SEGMENTS),
+        Column("region", "string"),
+        Column("employees", "int", nullable=True, min_value=1),
+        Column("arr", "float", min_value=0),
+        Column("created_at", "date"),
+        Column("renewal_date", "date", nullable=True),
+        Column("churned_at", "date", nullable=True),
+    ),
+    time_column="created_at",
+    column_pairs=(("churned_at", "created_at"),),
+)
+
+CONTACTS = Table(
+    "contacts",
+    (
+        Column("contact_id", "string", unique=True),
+        Column("account_id", "string", references="accounts.account_id"),
+        Column("email", "string"),
+        Column("full_name", "string", nullable=True),
+        Column("title", "string", nullable=True),
+        Column("persona", "enum", values=PERSONAS),
+        Column("created_at", "date"),
+        Column("do_not_contact", "bool"),
+        Column("advocacy_opt_out_at", "timestamp", nullable=True),
+    ),
+    time_column="created_at",
+)
+
+NPS_RESPONSES = Table(
+    "nps_responses",
+    (
+        Column("response_id", "string", unique=True),
+        Column("contact_id", "string", references="contacts.contact_id"),
+        Column("responded_at", "timestamp"),
+        Column("score", "int", min_value=0, max_value=10),
+        Column("comment", "string", nullable=True),
+    ),
+    time_column="responded_at",
+)
+
+USAGE_EVENTS = Table(
+    "usage_events",
+    (
+        Column("contact_id", "string", references="contacts.contact_id"),
+        Column("occurred_at", "timestamp"),
+        Column("event", "string"),
+    ),
+    time_column="occurred_at",
+    large=True,
+)
+
+SUPPORT_TICKETS = Table(
+    "support_tickets",
+    (
+        Column("ticket_id", "string", unique=True),
+        Column("account_id", "string", references="accounts.account_id"),
+        Column("contact_id", "string", nullable=True, references="contacts.contact_id"),
+        Column("opened_at", "timestamp"),
+        Column("closed_at", "timestamp", nullable=True),
+        Column("priority", "enum", values=TICKET_PRIORITIES),
+        Column("csat", "int", nullable=True, min_value=1, max_value=5),
+    ),
+    time_column="opened_at",
+    column_pairs=(("closed_at", "opened_at"),),
+)
+
+ADVOCACY_ACTIVITIES = Table(
+    "advocacy_activities",
+    (
+        Column("activity_id", "string", unique=True),
+        Column("contact_id", "string", references="contacts.contact_id"),
+        Column("activity_type", "enum", values=ACTIVITY_TYPES),
+        Column("requested_at", "timestamp", nullable=True),
+        Column("status", "enum", values=ACTIVITY_STATUSES),
+        Column("completed_at", "timestamp", nullable=True),
+    ),
+    time_column="requested_at",
+    column_pairs=(("completed_at", "requested_at"),),
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (ACCOUNTS, CONTACTS, NPS_RESPONSES, USAGE_EVENTS, SUPPORT_TICKETS, ADVOCACY_ACTIVITIES)
+}
