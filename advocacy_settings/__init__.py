@@ -52,6 +52,12 @@ class RankingSettings(_Frozen):
     max_per_account: int = Field(2, ge=1)
     list_length: int = Field(100, ge=1)
     reasons_per_contact: int = Field(3, ge=1)
+    activity_prior_persona: float = Field(
+        20.0, gt=0, description="suggested activity: pseudo-asks pulling a persona's rate to the overall rate"
+    )
+    activity_prior_contact: float = Field(
+        3.0, gt=0, description="suggested activity: pseudo-asks pulling a contact's rate to its persona's"
+    )
 
 
 class LightGBMSettings(_Frozen):
@@ -76,6 +82,22 @@ class TrainingSettings(_Frozen):
     tune: bool = Field(False, description="small Optuna-free search over num_leaves/min_data_in_leaf via LightGBM CV")
     min_rows: int = Field(200, description="refuse to train on fewer rows than this")
     lightgbm: LightGBMSettings = LightGBMSettings()
+    monotone_advocate: dict[str, int] = Field(
+        default_factory=lambda: {"nps_latest": 1},
+        description="p_advocate: feature -> +1 (never lowers p) / -1 (never raises p)",
+    )
+    monotone_burnout: dict[str, int] = Field(
+        default_factory=lambda: {"adv_asks_90d": 1},
+        description="p_burnout: feature -> +1 / -1 monotone constraint; registry names",
+    )
+    isotonic_min_rows: int = Field(
+        1000, ge=0, description="isotonic needs many rows: smaller valid slices get sigmoid"
+    )
+    tune_num_leaves: tuple[int, ...] = Field((15, 31, 63), description="tune: num_leaves grid")
+    tune_min_data_in_leaf: tuple[int, ...] = Field(
+        (20, 50, 100), description="tune: min_data_in_leaf grid"
+    )
+    tune_folds: int = Field(3, ge=2, description="tune: time-ordered CV folds on the fit slice")
 
 
 class PromotionSettings(_Frozen):

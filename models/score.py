@@ -1,0 +1,115 @@
+"""Score the population with the champion models and shape the published tables.
+
+Models are duck-typed: anything with `predict_proba(X)` and `contributions(X)` (the
+unwrapped `models.pyfunc_model.AdvocacyModel` loaded from the registry).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Protocol
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from advocacy_settings import Settings
+from features import registry
+from models.reasons import top_reasons
+
+SCORES_COLUMNS = (
+    "contact_id", "account_id", "as_of", "p_advocate", "p_burnout", "priority",
+    "eligible", "ineligible_reason", "reasons", "model_versions",
+)  # fmt: skip
+CANDIDATES_COLUMNS = (
+    "rank", "contact_id", "full_name", "email", "title", "account_id", "account_name",
+    "segment", "industry", "p_advocate", "p_burnout", "priority", "suggested_activity",
+    "reasons", "as_of",
+)  # fmt: skip
+
+
+class ScoringModel(Protocol):
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame: ...
+
+
+def score_population(
+    frame: pd.DataFrame,
+    advocate: ScoringModel,
+    burnout: ScoringModel,
+    settings: Settings,
+    *,
+    chunk_rows: int = 250_000,
+) -> pd.DataFrame:
+    """contact_id, account_id, p_advocate, p_burnout, reasons: one row per scoring row.
+
+    Works in chunks so contributions and reason text for a million contacts stay small.
+    """
+    parts = [
+        _score_chunk(frame.iloc[i : i + chunk_rows], advocate, burnout, settings)
+        for i in range(0, len(frame), chunk_rows)
+    ]
+    if not parts:
+        return pd.DataFrame(
+            columns=["contact_id", "account_id", "p_advocate", "p_burnout", "reasons"]
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _score_chunk(
+    chunk: pd.DataFrame, advocate: ScoringModel, burnout: ScoringModel, settings: Settings
+) -> pd.DataFrame:
+    X = chunk[registry.feature_names()]
+    contrib = advocate.contributions(X)
+    return pd.DataFrame(
+        {
+            "contact_id": chunk["contact_id"].to_numpy(),
+            "account_id": chunk["account_id"].to_numpy(),
+            "p_advocate": np.asarray(advocate.predict_proba(X), dtype=float),
+            "p_burnout": np.asarray(burnout.predict_proba(X), dtype=float),
+            "reasons": top_reasons(contrib, X, settings.ranking.reasons_per_contact),
+        }
+    )
+
+
+def model_versions_text(versions: dict[str, int]) -> str:
+    """'advocacy-propensity=3,advocacy-burnout=2': which registry versions scored a row."""
+    return ",".join(f"{name}={version}" for name, version in versions.items())
+
+
+def scores_table(ranked: pd.DataFrame, as_of: date, versions: dict[str, int]) -> pd.DataFrame:
+    out = ranked.copy()
+    out["as_of"] = pd.Timestamp(as_of).date()
+    out["model_versions"] = model_versions_text(versions)
+    out["eligible"] = out["eligible"].astype(bool)
+    return out[list(SCORES_COLUMNS)]
+
+
+def contact_details(con: duckdb.DuckDBPyConnection, contact_ids: list[str]) -> pd.DataFrame:
+    """Names, titles and account facts for the people on the list (display only)."""
+    ids = pd.DataFrame({"contact_id": contact_ids})
+    con.register("_shortlist_ids", ids)
+    try:
+        return con.execute(
+            """
+            SELECT c.contact_id, c.full_name, c.email, c.title, c.persona,
+                   a.name AS account_name, a.segment, a.industry
+            FROM _shortlist_ids i
+            JOIN contacts c USING (contact_id)
+            JOIN accounts a ON a.account_id = c.account_id
+            """
+        ).df()
+    finally:
+        con.unregister("_shortlist_ids")
+
+
+def candidates_table(
+    shortlist: pd.DataFrame, details: pd.DataFrame, suggested: pd.Series, as_of: date
+) -> pd.DataFrame:
+    """The marketer's list; `suggested` is the activity type per contact_id."""
+    out = shortlist.merge(details, on="contact_id", how="left", validate="one_to_one")
+    out["suggested_activity"] = out["contact_id"].map(suggested)
+    out["as_of"] = pd.Timestamp(as_of).date()
+    for col in ("p_advocate", "p_burnout", "priority"):
+        out[col] = out[col].round(4)
+    return out[list(CANDIDATES_COLUMNS)]

@@ -1,0 +1,209 @@
+"""The `advocacy` command line (outputs.md): the stable interface for people and batch jobs.
+
+Exit codes: 0 success; 1 data contract failure (nothing published); 2 usage error;
+3 any other failure, with one line on stderr saying what went wrong and where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+EXIT_OK, EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="advocacy", description="Whom to ask for advocacy this week, and whom to leave alone."
+    )
+    parser.add_argument("--config", type=Path, help="settings YAML (default: config/advocacy.yaml if present)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write a synthetic data folder that honours inputs.md")
+    gen.add_argument("--out", type=Path, required=True, help="folder to write the six tables into")
+    gen.add_argument("--contacts", type=_positive_int, default=5000, help="number of contacts (default 5000)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
+    gen.add_argument("--as-of", type=_date, help="end of the generated history (default: today, UTC)")
+    gen.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    gen.add_argument("--future-days", type=int, default=0, help="also write rows up to N days after --as-of")
+
+    val = sub.add_parser("validate", help="run every data contract and print a per-table report")
+    _data_args(val, as_of_required=False)
+    val.add_argument("--docs-dir", type=Path, help="where GX Data Docs go (default: ./validation)")
+
+    tr = sub.add_parser("train", help="build features, train both models, register, promote champions")
+    _data_args(tr)
+
+    for name, text in (
+        ("score", "score the population with the champion models and publish"),
+        ("run", "the weekly job: validate, features, train, score, publish (one Prefect flow)"),
+    ):
+        p = sub.add_parser(name, help=text)
+        _data_args(p)
+        p.add_argument("--out", type=Path, help="publish here (default: output/<as_of>/ + output/latest)")
+
+    srv = sub.add_parser("serve", help="serve the weekly flow as a Prefect deployment on a cron schedule")
+    srv.add_argument("--data", type=Path, required=True, help="data folder read by every scheduled run")
+    srv.add_argument("--out", type=Path, help="publish folder (default: output/<as_of>/ + output/latest)")
+    srv.add_argument("--cron", help="cron schedule (default from settings: Monday 06:00 UTC)")
+    return parser
+
+
+def _data_args(p: argparse.ArgumentParser, *, as_of_required: bool = False) -> None:
+    p.add_argument("--data", type=Path, required=True, help="data folder with the six input tables")
+    p.add_argument("--as-of", type=_date, help="the run's date T (default: today, UTC)")
+
+
+def _as_of(args: argparse.Namespace) -> date:
+    return args.as_of or datetime.now(UTC).date()
+
+
+# ------------------------------------------------------------------ commands
+def cmd_generate(args: argparse.Namespace) -> int:
+    from synthetic.world import generate
+
+    rows = generate(
+        args.out, contacts=args.contacts, seed=args.seed, as_of=args.as_of,
+        fmt=args.format, future_days=args.future_days,
+    )  # fmt: skip
+    for table, n in rows.items():
+        print(f"  {table:<22} {n:>12,} rows")
+    print(f"wrote {len(rows)} tables to {args.out}")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from advocacy_settings import load_settings
+    from data_contracts.validate import validate_folder
+
+    settings = load_settings(args.config)
+    report = validate_folder(args.data, settings, docs_dir=args.docs_dir, as_of=_as_of(args))
+    print(report.to_text())
+    return EXIT_OK if report.ok else EXIT_CONTRACT
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from pipelines.flows import train_flow
+    from pipelines.outputs import outcome_row
+
+    outcomes = train_flow(str(args.data), _as_of(args).isoformat(), _config(args))
+    _print_table([outcome_row(o) for o in outcomes])
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from pipelines.flows import score_flow
+
+    published = score_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
+    _print_published(published)
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.flows import weekly_flow
+
+    published = weekly_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
+    _print_published(published)
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from advocacy_settings import load_settings
+    from pipelines.deploy import serve
+
+    serve(args.data, load_settings(args.config), out_dir=args.out, cron=args.cron, config_path=_config(args))
+    return EXIT_OK
+
+
+def _config(args: argparse.Namespace) -> str | None:
+    return str(args.config) if args.config else None
+
+
+def _out(args: argparse.Namespace) -> str | None:
+    return str(args.out) if args.out else None
+
+
+def _print_published(published: str) -> None:
+    folder = Path(published)
+    print(f"published to {folder}")
+    for name in ("candidates.csv", "report.html", "scores.parquet", "run.json"):
+        print(f"  {folder / name}")
+
+
+def _print_table(rows: list[dict]) -> None:
+    if not rows:
+        return
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "generate": cmd_generate, "validate": cmd_validate, "train": cmd_train,
+    "score": cmd_score, "run": cmd_run, "serve": cmd_serve,
+}  # fmt: skip
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("alembic", "mlflow", "httpx", "great_expectations", "prefect"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _quiet_third_parties() -> None:
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # exits 2 on usage errors
+    _quiet_third_parties()
+    _configure_logging(args.verbose)
+    try:
+        return COMMANDS[args.command](args)
+    except Exception as exc:  # noqa: BLE001 - the CLI is the one place that turns errors into exit codes
+        return _report_failure(exc, args.verbose)
+
+
+def _report_failure(exc: BaseException, verbose: bool) -> int:
+    from pipelines.errors import describe
+
+    code, line, detail = describe(exc)
+    if detail:
+        print(detail, file=sys.stdout)
+    if verbose:
+        traceback.print_exception(exc)
+    print(f"advocacy: error: {line}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,220 @@
+"""Prefect flows: load -> validate -> features -> train -> score -> publish.
+
+Tasks here only wire the pure functions of `features/` and `models/`; retries are set
+only on tasks that do I/O (reading files, the MLflow store, writing outputs). Frames
+are passed in memory, so tasks opt out of input hashing (`NO_CACHE`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from advocacy_settings import Settings, load_settings
+from data_contracts.load import connect
+from data_contracts.profile import profile_tables
+from data_contracts.validate import validate_folder
+from features import build as feature_build
+from models import activity, ranking, score, tracking
+from models.train import fit_target
+from pipelines import outputs, publish
+
+log = logging.getLogger(__name__)
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10]}
+TARGETS = ("advocate", "burnout")
+
+
+class ContractViolation(Exception):
+    """The inputs broke a data contract: the run stops before features, nothing is published."""
+
+    def __init__(self, report: Any) -> None:
+        self.report = report
+        n = sum(len(t.failures) for t in report.tables)
+        super().__init__(f"data contract failed: {n} check(s) failed; nothing was published")
+
+
+@dataclass
+class TrainSummary:
+    outcomes: list[Any] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- tasks: I/O
+@task(name="profile-inputs", cache_policy=NO_CACHE, **IO_RETRIES)
+def profile_inputs(data_dir: Path, as_of: date) -> list[dict]:
+    con = connect(data_dir)
+    try:
+        return [p.to_dict() for p in profile_tables(con, data_dir, as_of, publish.sha256_of)]
+    finally:
+        con.close()
+
+
+@task(name="check-contracts", cache_policy=NO_CACHE)
+def check_contracts(data_dir: Path, as_of: date, settings: Settings) -> Any:
+    report = validate_folder(data_dir, settings, as_of=as_of)
+    create_markdown_artifact(
+        key="data-contracts", markdown=f"```\n{report.to_text()}\n```", description="GX contracts"
+    )
+    if not report.ok:
+        raise ContractViolation(report)
+    return report
+
+
+@task(name="register-model", cache_policy=NO_CACHE, **IO_RETRIES)
+def register_model(fitted: Any, settings: Settings, as_of: date, fingerprint: dict) -> Any:
+    return tracking.log_and_promote(fitted, settings, as_of=as_of, data_fingerprint=fingerprint)
+
+
+@task(name="load-champions", cache_policy=NO_CACHE, **IO_RETRIES)
+def load_champions(settings: Settings) -> dict[str, Any]:
+    names = {
+        "advocate": settings.tracking.advocate_model_name,
+        "burnout": settings.tracking.burnout_model_name,
+    }
+    return {target: tracking.load_champion(name, settings) for target, name in names.items()}
+
+
+@task(name="publish", cache_policy=NO_CACHE, **IO_RETRIES)
+def publish_run(bundle: outputs.RunBundle, out_dir: Path | None, settings: Settings) -> Path:
+    target, point_latest = publish.resolve_out_dir(out_dir, bundle.as_of, settings.output_root)
+    return publish.publish_atomically(target, bundle.write, point_latest=point_latest)
+
+
+# ---------------------------------------------------------------- tasks: pure logic
+@task(name="build-training-rows", cache_policy=NO_CACHE)
+def build_training_rows(data_dir: Path, as_of: date, settings: Settings) -> dict[str, pd.DataFrame]:
+    con = connect(data_dir)
+    try:
+        return {
+            "advocate": feature_build.build_advocate_training(con, as_of, settings),
+            "burnout": feature_build.build_burnout_training(con, as_of, settings),
+        }
+    finally:
+        con.close()
+
+
+@task(name="fit-model", cache_policy=NO_CACHE)
+def fit_model(frame: pd.DataFrame, target: str, settings: Settings) -> Any:
+    return fit_target(frame, target, settings)
+
+
+@task(name="build-scoring-rows", cache_policy=NO_CACHE)
+def build_scoring_rows(data_dir: Path, as_of: date, settings: Settings) -> dict[str, pd.DataFrame]:
+    con = connect(data_dir)
+    try:
+        return {
+            "features": feature_build.build_scoring(con, as_of, settings),
+            "facts": feature_build.build_eligibility_facts(con, as_of, settings),
+            **activity.history(con, as_of, settings),
+        }
+    finally:
+        con.close()
+
+
+@task(name="score-and-rank", cache_policy=NO_CACHE)
+def score_and_rank(
+    rows: dict[str, pd.DataFrame], champions: dict[str, Any], settings: Settings
+) -> pd.DataFrame:
+    (adv, _), (burn, _) = champions["advocate"], champions["burnout"]
+    scored = score.score_population(
+        rows["features"], adv.unwrap_python_model(), burn.unwrap_python_model(), settings
+    )
+    return ranking.rank_population(scored, rows["facts"], settings)
+
+
+@task(name="shortlist", cache_policy=NO_CACHE)
+def make_shortlist(
+    data_dir: Path, ranked: pd.DataFrame, rows: dict[str, pd.DataFrame], as_of: date, settings: Settings
+) -> pd.DataFrame:
+    top = ranking.shortlist(ranked, settings)
+    con = connect(data_dir)
+    try:
+        details = score.contact_details(con, top["contact_id"].tolist())
+    finally:
+        con.close()
+    suggested = activity.suggest_activity(rows["decided_asks"], rows["unprompted"], details, settings)
+    return score.candidates_table(top, details, suggested, as_of)
+
+
+# ---------------------------------------------------------------- flows
+@flow(name="train-advocacy")
+def train_flow(data_dir: str, as_of: str | None = None, config_path: str | None = None) -> list[Any]:
+    """Build training rows, fit both models, log to MLflow, promote champions that earn it."""
+    settings, day, data = _setup(data_dir, as_of, config_path)
+    check_contracts(data, day, settings)
+    inputs = profile_inputs(data, day)
+    return _train(data, day, settings, inputs)
+
+
+@flow(name="score-advocacy")
+def score_flow(
+    data_dir: str, as_of: str | None = None, out_dir: str | None = None, config_path: str | None = None
+) -> str:
+    """Score with the current champions and publish; no training."""
+    settings, day, data = _setup(data_dir, as_of, config_path)
+    report = check_contracts(data, day, settings)
+    inputs = profile_inputs(data, day)
+    return str(_score_and_publish(data, day, settings, inputs, report, out_dir))
+
+
+@flow(name="weekly-advocacy")
+def weekly_flow(
+    data_dir: str, as_of: str | None = None, out_dir: str | None = None, config_path: str | None = None
+) -> str:
+    """The weekly job: validate, features, train, score, publish."""
+    settings, day, data = _setup(data_dir, as_of, config_path)
+    report = check_contracts(data, day, settings)
+    inputs = profile_inputs(data, day)
+    _train(data, day, settings, inputs)
+    return str(_score_and_publish(data, day, settings, inputs, report, out_dir))
+
+
+def _setup(data_dir: str, as_of: str | None, config_path: str | None) -> tuple[Settings, date, Path]:
+    settings = load_settings(config_path)
+    tracking.configure_tracking(settings)
+    day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+    return settings, day, Path(data_dir)
+
+
+def _train(data: Path, day: date, settings: Settings, inputs: list[dict]) -> list[Any]:
+    frames = build_training_rows(data, day, settings)
+    fingerprint = {"as_of": day.isoformat(), "inputs": {p["table"]: p for p in inputs}}
+    outcomes = []
+    for target in TARGETS:
+        fitted = fit_model(frames[target], target, settings)
+        outcomes.append(register_model(fitted, settings, day, fingerprint))
+    create_table_artifact(
+        key="training-summary",
+        table=[outputs.outcome_row(o) for o in outcomes],
+        description=f"Training as of {day}",
+    )
+    return outcomes
+
+
+def _score_and_publish(
+    data: Path, day: date, settings: Settings, inputs: list[dict], report: Any, out_dir: str | None
+) -> Path:
+    champions = load_champions(settings)
+    rows = build_scoring_rows(data, day, settings)
+    ranked = score_and_rank(rows, champions, settings)
+    candidates = make_shortlist(data, ranked, rows, day, settings)
+    bundle = outputs.RunBundle.assemble(
+        as_of=day, ranked=ranked, candidates=candidates, champions=champions,
+        inputs=inputs, contracts=report.to_dict(), settings=settings,
+    )  # fmt: skip
+    published = publish_run(bundle, Path(out_dir) if out_dir else None, settings)
+    outputs.log_to_mlflow(published, day, settings)
+    create_table_artifact(
+        key="candidates", table=json.loads(candidates.head(25).to_json(orient="records")),
+        description=f"Top of the advocacy list as of {day}",
+    )  # fmt: skip
+    create_markdown_artifact(key="weekly-summary", markdown=bundle.summary_markdown(published))
+    return published
