@@ -23,12 +23,22 @@ class _Frozen(BaseModel):
 class WindowSettings(_Frozen):
     """Label windows and feature look-backs, in days."""
 
-    response_window_days: int = Field(30, ge=1, description="p_advocate: ask counts as yes if completed within this many days")
-    burnout_horizon_days: int = Field(90, ge=1, description="p_burnout: opt-out or detractor NPS within this many days")
+    response_window_days: int = Field(
+        30, ge=1, description="p_advocate: ask counts as yes if completed within this many days"
+    )
+    burnout_horizon_days: int = Field(
+        90, ge=1, description="p_burnout: opt-out or detractor NPS within this many days"
+    )
     snapshot_spacing_days: int = Field(28, ge=1, description="spacing of the burnout snapshot grid")
-    burnout_lookback_days: int = Field(730, ge=28, description="how far back the burnout snapshot grid reaches")
-    advocate_lookback_days: int = Field(730, ge=30, description="asks older than this are not used as training rows")
-    usage_windows_days: tuple[int, ...] = Field((7, 30, 90), description="usage counts over these windows")
+    burnout_lookback_days: int = Field(
+        730, ge=28, description="how far back the burnout snapshot grid reaches"
+    )
+    advocate_lookback_days: int = Field(
+        730, ge=30, description="asks older than this are not used as training rows"
+    )
+    usage_windows_days: tuple[int, ...] = Field(
+        (7, 30, 90), description="usage counts over these windows"
+    )
     usage_trend_recent_days: int = 30
     usage_trend_base_days: int = 60
     recent_days: int = Field(90, description="'recent' look-back for tickets and ask history")
@@ -53,16 +63,23 @@ class RankingSettings(_Frozen):
     list_length: int = Field(100, ge=1)
     reasons_per_contact: int = Field(3, ge=1)
     activity_prior_persona: float = Field(
-        20.0, gt=0, description="suggested activity: pseudo-asks pulling a persona's rate to the overall rate"
+        20.0,
+        gt=0,
+        description="suggested activity: pseudo-asks pulling a persona's rate to the overall rate",
     )
     activity_prior_contact: float = Field(
-        3.0, gt=0, description="suggested activity: pseudo-asks pulling a contact's rate to its persona's"
+        3.0,
+        gt=0,
+        description="suggested activity: pseudo-asks pulling a contact's rate to its persona's",
     )
 
 
 class LightGBMSettings(_Frozen):
     learning_rate: float = 0.05
     num_leaves: int = 31
+    max_depth: int = Field(
+        6, ge=-1, description="-1 = unlimited; shallow trees make pred_contrib (reasons) faster"
+    )
     min_data_in_leaf: int = 50
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.9
@@ -75,20 +92,44 @@ class LightGBMSettings(_Frozen):
 class TrainingSettings(_Frozen):
     """Time-ordered evaluation: fit | gap | valid | gap | holdout, oldest to newest."""
 
-    holdout_fraction: float = Field(0.2, gt=0, lt=0.5, description="newest share of rows, by event time")
-    valid_fraction: float = Field(0.15, gt=0, lt=0.5, description="newest share of the training period: early stopping + calibration")
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    holdout_fraction: float = Field(
+        0.2, gt=0, lt=0.5, description="newest share of rows, by event time"
+    )
+    valid_fraction: float = Field(
+        0.15,
+        gt=0,
+        lt=0.5,
+        description="newest share of the training period: early stopping + calibration",
+    )
+    calibration: Literal["isotonic", "sigmoid"] = Field(
+        "sigmoid", description="sigmoid keeps the ranking (isotonic ties the top; docs/models.md)"
+    )
     seed: int = 42
-    tune: bool = Field(False, description="small Optuna-free search over num_leaves/min_data_in_leaf via LightGBM CV")
+    tune: bool = Field(
+        False,
+        description="small Optuna-free search over num_leaves/min_data_in_leaf via LightGBM CV",
+    )
     min_rows: int = Field(200, description="refuse to train on fewer rows than this")
     lightgbm: LightGBMSettings = LightGBMSettings()
     monotone_advocate: dict[str, int] = Field(
-        default_factory=lambda: {"nps_latest": 1},
-        description="p_advocate: feature -> +1 (never lowers p) / -1 (never raises p)",
+        default_factory=lambda: {
+            "nps_latest": 1,
+            "nps_mean_last3": 1,
+            "nps_is_promoter": 1,
+            "nps_is_detractor": -1,
+            "usage_events_*": 1,
+            "usage_active_days_*": 1,
+            "usage_trend_*": 1,
+            "usage_days_since_last": -1,
+        },
+        description="p_advocate: feature name or glob -> +1 (never lowers p) / -1 (never raises p)",
     )
     monotone_burnout: dict[str, int] = Field(
-        default_factory=lambda: {"adv_asks_90d": 1},
-        description="p_burnout: feature -> +1 / -1 monotone constraint; registry names",
+        default_factory=lambda: {"adv_asks": 1, "adv_asks_*d": 1, "adv_days_since_last_ask": -1},
+        description="p_burnout: feature name or glob -> +1 / -1 monotone constraint",
+    )
+    num_threads: int = Field(
+        1, ge=0, description="threads for LightGBM/BLAS while training; 0 = all cores"
     )
     isotonic_min_rows: int = Field(
         1000, ge=0, description="isotonic needs many rows: smaller valid slices get sigmoid"
@@ -103,8 +144,12 @@ class TrainingSettings(_Frozen):
 class PromotionSettings(_Frozen):
     """A new version becomes champion only if, on the new holdout, it is at least as good."""
 
-    auc_tolerance: float = Field(0.0, ge=0, description="new AUC may be at most this much below the champion's")
-    logloss_tolerance: float = Field(0.005, ge=0, description="new log loss may be at most this much above the champion's")
+    auc_tolerance: float = Field(
+        0.0, ge=0, description="new AUC may be at most this much below the champion's"
+    )
+    logloss_tolerance: float = Field(
+        0.005, ge=0, description="new log loss may be at most this much above the champion's"
+    )
 
 
 class TrackingSettings(_Frozen):
@@ -117,7 +162,9 @@ class TrackingSettings(_Frozen):
 
 
 class ValidationSettings(_Frozen):
-    batch_rows: int = Field(5_000_000, ge=1000, description="large tables are validated in batches of this many rows")
+    batch_rows: int = Field(
+        5_000_000, ge=1000, description="large tables are validated in batches of this many rows"
+    )
     examples_per_failure: int = 5
     data_docs_dir: str = "validation"
 
@@ -137,7 +184,9 @@ class Settings(_Frozen):
     tracking: TrackingSettings = TrackingSettings()
     validation: ValidationSettings = ValidationSettings()
     schedule: ScheduleSettings = ScheduleSettings()
-    output_root: str = Field("output", description="default publish root: output/<as_of>/ and output/latest")
+    output_root: str = Field(
+        "output", description="default publish root: output/<as_of>/ and output/latest"
+    )
 
 
 def load_settings(path: str | Path | None = None) -> Settings:

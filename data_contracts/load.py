@@ -8,11 +8,13 @@ copied into memory here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from data_contracts.tables import DUCKDB_TYPES, TABLES, Table
+from data_contracts.tables import DUCKDB_TYPES, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,9 @@ def find_table_file(data_dir: Path | str, table: str) -> Path:
             if path.stat().st_size == 0:
                 raise DataFolderError(table, path, "file is empty")
             return path
-    raise DataFolderError(table, None, f"missing: expected {table}.parquet or {table}.csv in {data_dir}")
+    raise DataFolderError(
+        table, None, f"missing: expected {table}.parquet or {table}.csv in {data_dir}"
+    )
 
 
 def source_sql(path: Path) -> str:
@@ -50,21 +54,34 @@ def source_sql(path: Path) -> str:
     return f"read_csv('{p}', header=true, all_varchar=true)"
 
 
-def typed_select(table: Table, source: str) -> str:
+def is_text(path: Path) -> bool:
+    """True when the loader reads the file's columns as text (CSV)."""
+    return path.suffix != ".parquet"
+
+
+def column_expr(column: Column, *, safe: bool = False, text: bool = False) -> str:
+    """SQL that converts one raw column to its contract type; `safe` gives NULL instead of an error.
+
+    `text` says the raw values are text (CSV). The loader's views (CAST) and the validator
+    (TRY_CAST) share this, so a file that passes validation is one the views can read.
+    """
+    cast = "TRY_CAST" if safe else "CAST"
+    raw = f'"{column.name}"'
+    if column.kind in ("string", "enum"):
+        return f"CAST({raw} AS VARCHAR)"
+    if column.kind == "bool":
+        return f"{cast}(CAST({raw} AS VARCHAR) AS BOOLEAN)"
+    if column.kind == "timestamp" and text:
+        # Text goes via TIMESTAMPTZ (session time zone UTC) so an offset like +02:00 is
+        # converted to UTC (a plain CAST drops it); naive text is UTC already. Typed Parquet
+        # values cast directly: TIMESTAMPTZ -> UTC, TIMESTAMP is UTC already.
+        return f"{cast}({cast}({raw} AS TIMESTAMPTZ) AS TIMESTAMP)"
+    return f"{cast}({raw} AS {DUCKDB_TYPES[column.kind]})"
+
+
+def typed_select(table: Table, source: str, *, text: bool = False) -> str:
     """SELECT that casts each contract column to its DuckDB type (extra columns dropped)."""
-    cols = []
-    for c in table.columns:
-        cast = DUCKDB_TYPES[c.kind]
-        if c.kind in ("string", "enum"):
-            expr = f'CAST("{c.name}" AS VARCHAR)'
-        elif c.kind == "bool":
-            expr = f'CAST(CAST("{c.name}" AS VARCHAR) AS BOOLEAN)'
-        elif c.kind == "timestamp":
-            # tz-aware values are converted to UTC, naive values are UTC already.
-            expr = f'CAST("{c.name}" AS TIMESTAMP)'
-        else:
-            expr = f'CAST("{c.name}" AS {cast})'
-        cols.append(f'{expr} AS "{c.name}"')
+    cols = [f'{column_expr(c, text=text)} AS "{c.name}"' for c in table.columns]
     return f"SELECT {', '.join(cols)} FROM {source}"
 
 
@@ -81,5 +98,25 @@ def connect(data_dir: Path | str, *, threads: int | None = None) -> duckdb.DuckD
 def register_views(con: duckdb.DuckDBPyConnection, data_dir: Path | str) -> None:
     for name, table in TABLES.items():
         path = find_table_file(data_dir, name)
-        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {typed_select(table, source_sql(path))}')
+        select = typed_select(table, source_sql(path), text=is_text(path))
+        con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {select}')
     log.debug("registered %d table views over %s", len(TABLES), data_dir)
+
+
+def file_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Column names in the file's header or schema; raises duckdb.Error when unreadable."""
+    return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source_sql(path)}").fetchall()]
+
+
+def iter_frames(
+    con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int | None = None
+) -> Iterator[pd.DataFrame]:
+    """The query's rows as pandas frames of at most `batch_rows` rows (all at once if None).
+
+    Streams through Arrow record batches, so a 100M-row file never sits in memory whole.
+    """
+    if batch_rows is None:
+        yield con.sql(sql).to_arrow_table().to_pandas(date_as_object=False)
+        return
+    for batch in con.sql(sql).to_arrow_reader(batch_rows):
+        yield batch.to_pandas(date_as_object=False)

@@ -56,7 +56,8 @@ class Table:
     columns: tuple[Column, ...]
     time_column: str | None = None  # the column that says when a row happened
     large: bool = False  # validated in batches
-    column_pairs: tuple[tuple[str, str], ...] = field(default=())  # (later, earlier): later >= earlier
+    # (later, earlier) pairs: later >= earlier wherever both are set
+    column_pairs: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:

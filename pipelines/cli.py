@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="advocacy", description="Whom to ask for advocacy this week, and whom to leave alone."
     )
     parser.add_argument("--config", type=Path, help="settings YAML (default: config/advocacy.yaml if present)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="progress logging, and tracebacks on failure"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="write a synthetic data folder that honours inputs.md")
@@ -169,7 +171,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def _configure_logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for noisy in ("alembic", "mlflow", "httpx", "great_expectations", "prefect"):

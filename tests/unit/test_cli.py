@@ -36,7 +36,9 @@ def test_usage_errors_exit_2(argv):
 
 
 def test_as_of_parses_iso_dates():
-    args = build_parser().parse_args(["score", "--data", "d", "--as-of", "2026-11-23", "--out", "o"])
+    args = build_parser().parse_args(
+        ["score", "--data", "d", "--as-of", "2026-11-23", "--out", "o"]
+    )
     assert args.as_of.isoformat() == "2026-11-23"
 
 

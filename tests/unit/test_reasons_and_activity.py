@@ -39,7 +39,9 @@ def tiny_registry(monkeypatch):
 
 
 def _contrib(rows):
-    return pd.DataFrame(rows, columns=["nps_latest", "nps_days_since", "usage_days_30", "adv_asks_90d", "bias"])
+    return pd.DataFrame(
+        rows, columns=["nps_latest", "nps_days_since", "usage_days_30", "adv_asks_90d", "bias"]
+    )
 
 
 def test_group_contributions_sum_one_idea(tiny_registry):
@@ -59,14 +61,23 @@ def test_top_reasons_strongest_positive_first_with_real_values(tiny_registry):
 
 def test_unknown_values_skip_the_sentence_and_next_group_takes_its_place(tiny_registry):
     values = pd.DataFrame(
-        [{"nps_latest": np.nan, "nps_days_since": np.nan, "usage_days_30": 4.0, "adv_asks_90d": 0.0}]
+        [
+            {
+                "nps_latest": np.nan,
+                "nps_days_since": np.nan,
+                "usage_days_30": 4.0,
+                "adv_asks_90d": 0.0,
+            }
+        ]
     )
     [text] = top_reasons(_contrib([[0.9, 0.0, 0.1, 0.05, 0.0]]), values, top_n=1)
     assert text == "used the product on 4 of the last 30 days"
 
 
 def test_no_positive_driver_gives_empty_reasons(tiny_registry):
-    values = pd.DataFrame([{"nps_latest": 3.0, "nps_days_since": 5.0, "usage_days_30": 0.0, "adv_asks_90d": 4.0}])
+    values = pd.DataFrame(
+        [{"nps_latest": 3.0, "nps_days_since": 5.0, "usage_days_30": 0.0, "adv_asks_90d": 4.0}]
+    )
     assert top_reasons(_contrib([[-0.5, -0.1, -0.3, -0.2, 0.4]]), values, top_n=3) == [""]
 
 
@@ -81,7 +92,9 @@ def test_persona_preference_drives_suggestion_for_contact_without_history():
         + [(f"Z{i}", "end_user", "review", 1) for i in range(30)]
         + [(f"W{i}", "end_user", "advisory_board", 0) for i in range(30)]
     )
-    candidates = pd.DataFrame({"contact_id": ["NEW1", "NEW2"], "persona": ["executive", "end_user"]})
+    candidates = pd.DataFrame(
+        {"contact_id": ["NEW1", "NEW2"], "persona": ["executive", "end_user"]}
+    )
     none = pd.DataFrame(columns=["contact_id", "activity_type"])
     got = suggest_activity(asks, none, candidates, Settings())
     assert got.to_dict() == {"NEW1": "advisory_board", "NEW2": "review"}
@@ -96,10 +109,14 @@ def test_own_history_overrides_persona_preference():
     own_acts = pd.DataFrame({"contact_id": ["ME"] * 4, "activity_type": ["review"] * 4})
     candidates = pd.DataFrame({"contact_id": ["ME"], "persona": ["admin"]})
     assert suggest_activity(asks, own_acts, candidates, Settings()).loc["ME"] == "review"
-    assert suggest_activity(asks, own_acts.iloc[:0], candidates, Settings()).loc["ME"] == "case_study"
+    assert (
+        suggest_activity(asks, own_acts.iloc[:0], candidates, Settings()).loc["ME"] == "case_study"
+    )
 
 
 def test_no_history_at_all_gives_no_suggestion():
     candidates = pd.DataFrame({"contact_id": ["C1"], "persona": ["admin"]})
-    got = suggest_activity(_asks([]), pd.DataFrame(columns=["contact_id", "activity_type"]), candidates, Settings())
+    got = suggest_activity(
+        _asks([]), pd.DataFrame(columns=["contact_id", "activity_type"]), candidates, Settings()
+    )
     assert got.isna().all()

@@ -1,0 +1,379 @@
+"""Check a data folder against the input contract with Great Expectations.
+
+Per table: find and open the file (missing, empty or unreadable files are reported, never
+raised), read it through DuckDB into typed frames plus derived check columns (see
+`suites.py`), run the table's committed suite on each frame with an ephemeral GX context, and
+merge the per-batch results. Large tables are streamed in batches of
+`settings.validation.batch_rows`, so a 100M-row usage export never sits in memory whole.
+The merged results are rendered as GX Data Docs (HTML) into `docs_dir`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import great_expectations as gx
+import pandas as pd
+import pyarrow as pa
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from advocacy_settings import Settings
+from data_contracts.load import (
+    DataFolderError,
+    column_expr,
+    file_columns,
+    find_table_file,
+    is_text,
+    iter_frames,
+    source_sql,
+)
+from data_contracts.report import Check, CheckFailure, TableResult, ValidationReport, json_value
+from data_contracts.suites import (
+    TYPE_RULES,
+    load_suite_dict,
+    orphan_column,
+    unparsed_column,
+)
+from data_contracts.tables import TABLES, Column, Table
+
+log = logging.getLogger(__name__)
+
+SITE_NAME = "contracts"
+COLUMNS_RULE_TYPE = "expect_table_columns_to_match_set"
+READ_ERRORS = (duckdb.Error, pa.ArrowException, UnicodeDecodeError)
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """A table's file as found in the folder: which contract columns it has, or what is wrong."""
+
+    table: Table
+    path: Path | None
+    columns: frozenset[str] = frozenset()
+    problem: str | None = None
+
+    def has(self, column: str) -> bool:
+        return self.problem is None and column in self.columns
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def locate(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table) -> TableFile:
+    """Find the table's file and read its header/schema; problems are returned, not raised."""
+    try:
+        path = find_table_file(data_dir, table.name)
+    except DataFolderError as err:
+        return TableFile(
+            table, err.path if err.path and err.path.is_file() else None, problem=err.problem
+        )
+    try:
+        present = set(file_columns(con, path))
+    except READ_ERRORS as err:
+        return TableFile(table, path, problem=f"unreadable: {_first_line(err)}")
+    return TableFile(table, path, frozenset(set(table.column_names) & present))
+
+
+def _unparsed_sql(column: Column, text: bool) -> str | None:
+    """Raw value (as text) where it does not convert to the column's type; ints must be whole."""
+    if column.kind not in TYPE_RULES:
+        return None
+    raw, typed = f'"{column.name}"', column_expr(column, safe=True, text=text)
+    bad = f"{typed} IS NULL"
+    if column.kind == "int":
+        bad += f" OR TRY_CAST({raw} AS DOUBLE) <> {typed}"
+    return f"CASE WHEN {raw} IS NOT NULL AND ({bad}) THEN CAST({raw} AS VARCHAR) END"
+
+
+def parent_file(column: Column, files: dict[str, TableFile]) -> tuple[TableFile, Column] | None:
+    """The readable parent table file and key column a reference points to, if usable."""
+    if not column.references:
+        return None
+    parent_name, key = column.references.split(".")
+    parent = files.get(parent_name)
+    if parent is None or not parent.has(key):
+        return None
+    return parent, parent.table.column(key)
+
+
+def check_frame_sql(tf: TableFile, files: dict[str, TableFile]) -> str:
+    """SELECT of typed contract columns plus the derived `__unparsed` / `__orphan` columns."""
+    assert tf.path is not None
+    text, cols, joins = is_text(tf.path), [], []
+    for c in tf.table.columns:
+        if c.name not in tf.columns:
+            continue
+        typed = column_expr(c, safe=True, text=text)
+        cols.append(f'{typed} AS "{c.name}"')
+        unparsed = _unparsed_sql(c, text)
+        if unparsed:
+            cols.append(f'{unparsed} AS "{unparsed_column(c.name)}"')
+        parent = parent_file(c, files)
+        if parent:
+            (pf, key), alias = parent, f"p{len(joins)}"
+            assert pf.path is not None
+            parent_key = column_expr(key, safe=True, text=is_text(pf.path))
+            keys = f"SELECT DISTINCT {parent_key} AS __key FROM {source_sql(pf.path)}"
+            joins.append(f"LEFT JOIN ({keys}) AS {alias} ON {typed} = {alias}.__key")
+            orphan = f"CASE WHEN {typed} IS NOT NULL AND {alias}.__key IS NULL THEN {typed} END"
+            cols.append(f'{orphan} AS "{orphan_column(c.name)}"')
+    select = ", ".join(cols) or "1 AS __row"
+    return f"SELECT {select} FROM {source_sql(tf.path)} AS s {' '.join(joins)}"
+
+
+def split_runnable(
+    expectations: list[dict[str, Any]], tf: TableFile, files: dict[str, TableFile]
+) -> tuple[list[dict[str, Any]], list[tuple[Check, str]]]:
+    """Expectations the file allows to run, and the others with why they are skipped."""
+    runnable, skipped = [], []
+    for exp in expectations:
+        meta = exp["meta"]
+        check = Check(meta["column"], meta["rule"])
+        needs = meta.get("needs") or ([meta["column"]] if meta["column"] else [])
+        missing = [n for n in needs if n not in tf.columns]
+        if missing:
+            skipped.append((check, f"column {', '.join(missing)} missing"))
+        elif "references" in meta and not parent_file(tf.table.column(meta["column"]), files):
+            skipped.append((check, f"{meta['references']} not readable"))
+        else:
+            runnable.append(exp)
+    return runnable, skipped
+
+
+def _site_config(docs_dir: Path) -> dict[str, Any]:
+    """A Data Docs site in docs_dir with validation pages and an index only."""
+    return {
+        "class_name": "SiteBuilder",
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(docs_dir),
+        },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        # Validation pages already list every expectation; suite pages would double the cost.
+        "site_section_builders": {"expectations": "0", "profiling": "0"},
+    }
+
+
+class SuiteRunner:
+    """One ephemeral GX context for a validation run: suites, a pandas asset, a Data Docs site."""
+
+    def __init__(self, settings: Settings, docs_dir: Path) -> None:
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            data_docs_sites={SITE_NAME: _site_config(docs_dir)},
+            progress_bars=ProgressBarsConfig(globally=False),
+        )
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        asset = self.context.data_sources.add_pandas("contracts").add_dataframe_asset("frames")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+        self.result_format = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": settings.validation.examples_per_failure,
+        }
+        self.run_id = RunIdentifier(run_name="validate", run_time=datetime.now(UTC))
+
+    def definition(self, table: str, expectations: list[dict[str, Any]]) -> gx.ValidationDefinition:
+        suite = self.context.suites.add(gx.ExpectationSuite(name=table, expectations=expectations))
+        vd = gx.ValidationDefinition(name=table, data=self.batch_definition, suite=suite)
+        return self.context.validation_definitions.add(vd)
+
+    def run(self, vd: gx.ValidationDefinition, frame: pd.DataFrame) -> Any:
+        """Validate one frame; every batch of a table shares one stored-result key (run_id)."""
+        return vd.run(
+            batch_parameters={"dataframe": frame},
+            result_format=self.result_format,
+            run_id=self.run_id,
+        )
+
+    def build_docs(self, merged: dict[str, Any], docs_dir: Path) -> Path:
+        """Store the merged per-table results under their keys and render the Data Docs site."""
+        store = self.context.validation_results_store
+        for key in store.list_keys():
+            name = key.expectation_suite_identifier.name
+            if name in merged:
+                store.set(key, merged[name])
+        self.context.build_data_docs(site_names=[SITE_NAME])
+        return docs_dir / "index.html"
+
+
+def merge_results(acc: Any, new: Any, examples: int) -> Any:
+    """Fold one batch's GX result into the running one: sum counts, keep the first examples."""
+    if acc is None:
+        return new
+    by_id = {r.expectation_config.id: r for r in new.results}
+    for r in acc.results:
+        _merge_one(r, by_id[r.expectation_config.id], examples)
+    ok = [r.success for r in acc.results]
+    acc.success = all(ok)
+    acc.statistics.update(
+        evaluated_expectations=len(ok),
+        successful_expectations=sum(ok),
+        unsuccessful_expectations=len(ok) - sum(ok),
+        success_percent=100.0 * sum(ok) / len(ok) if ok else None,
+    )
+    return acc
+
+
+def _raised(result: Any) -> bool:
+    return bool((result.exception_info or {}).get("raised_exception"))
+
+
+def _merge_one(acc: Any, new: Any, examples: int) -> None:
+    acc.success = bool(acc.success and new.success)
+    if _raised(new) and not _raised(acc):
+        acc.exception_info = new.exception_info
+    a, b = acc.result, new.result
+    for key in ("element_count", "unexpected_count", "missing_count"):
+        if key in a or key in b:
+            a[key] = a.get(key, 0) + b.get(key, 0)
+    if "partial_unexpected_list" in a or "partial_unexpected_list" in b:
+        merged = a.get("partial_unexpected_list", []) + b.get("partial_unexpected_list", [])
+        a["partial_unexpected_list"] = merged[:examples]
+        a.pop("partial_unexpected_counts", None)
+        a.pop("partial_unexpected_index_list", None)
+    _percentages(a)
+
+
+def _percentages(r: dict[str, Any]) -> None:
+    """Recompute GX's unexpected/missing percentages after counts were summed."""
+    total, missing, bad = (
+        r.get("element_count"),
+        r.get("missing_count", 0),
+        r.get("unexpected_count"),
+    )
+    if not total or bad is None:
+        return
+    present = total - missing
+    r["missing_percent"] = 100.0 * missing / total
+    r["unexpected_percent_total"] = 100.0 * bad / total
+    r["unexpected_percent_nonmissing"] = 100.0 * bad / present if present else None
+    r["unexpected_percent"] = r["unexpected_percent_nonmissing"]
+
+
+def failures_from(result: Any, table: str, rows: int, examples: int) -> list[CheckFailure]:
+    """Readable failures out of a (merged) GX suite result."""
+    out = []
+    for r in result.results:
+        if r.success:
+            continue
+        meta, res = r.expectation_config.meta, r.result or {}
+        rule = meta["rule"]
+        if _raised(r):
+            message = _first_line(Exception(r.exception_info.get("exception_message") or ""))
+            out.append(
+                CheckFailure(table, meta["column"], f"{rule} (check errored)", rows, [message])
+            )
+        elif r.expectation_config.type == COLUMNS_RULE_TYPE:
+            missing = res.get("details", {}).get("mismatched", {}).get("missing", [])
+            out += [CheckFailure(table, col, rule, rows) for col in missing]
+        else:
+            shown = [json_value(v) for v in res.get("partial_unexpected_list", [])]
+            shown = [v for v in shown if v is not None][:examples]
+            out.append(
+                CheckFailure(table, meta["column"], rule, res.get("unexpected_count", 0), shown)
+            )
+    return out
+
+
+def _empty_frame(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    return con.sql(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_table().to_pandas()
+
+
+def validate_table(
+    con: duckdb.DuckDBPyConnection,
+    runner: SuiteRunner,
+    tf: TableFile,
+    files: dict[str, TableFile],
+    settings: Settings,
+) -> tuple[TableResult, Any]:
+    """Run one table's suite over its file (in batches when the table is large).
+
+    Only `large` tables are batched (usage_events); their checks are all per row, so summing the
+    batches is exact. A unique column in a large table would need a cross-batch check.
+    """
+    name, path = tf.table.name, tf.path
+    if tf.problem:
+        return TableResult(name, path, problem=tf.problem), None
+    runnable, skipped = split_runnable(load_suite_dict(name)["expectations"], tf, files)
+    vd = runner.definition(name, runnable)
+    sql, examples = check_frame_sql(tf, files), settings.validation.examples_per_failure
+    batch_rows = settings.validation.batch_rows if tf.table.large else None
+    merged, rows = None, 0
+    try:
+        for frame in iter_frames(con, sql, batch_rows):
+            rows += len(frame)
+            merged = merge_results(merged, runner.run(vd, frame), examples)
+        if merged is None:
+            merged = runner.run(vd, _empty_frame(con, sql))
+    except READ_ERRORS as err:
+        return TableResult(name, path, rows=rows, problem=f"unreadable: {_first_line(err)}"), None
+    checks = [Check(e["meta"]["column"], e["meta"]["rule"]) for e in runnable]
+    failures = failures_from(merged, name, rows, examples)
+    log.info("%s: %d rows, %d checks, %d failed", name, rows, len(checks), len(failures))
+    return TableResult(name, path, rows, checks, failures, skipped), merged
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def validate_folder(
+    data_dir: Path | str,
+    settings: Settings,
+    *,
+    docs_dir: Path | None = None,
+    as_of: date | None = None,
+    tables: Sequence[str] | None = None,
+    write_docs: bool = True,
+) -> ValidationReport:
+    """Validate every table of the folder against its suite; write Data Docs; never raise on data.
+
+    The whole files are checked: rows after `as_of` are allowed, `as_of` only labels the report.
+    `tables` limits the run to some tables (their parents are still read for references);
+    `write_docs=False` skips the Data Docs HTML (about half a second of rendering).
+    """
+    unknown = sorted(set(tables or ()) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown tables {unknown}; the contract has {sorted(TABLES)}")
+    start = time.perf_counter()
+    data_dir = Path(data_dir)
+    docs_dir = Path(docs_dir if docs_dir is not None else settings.validation.data_docs_dir).resolve()
+    con = _connect()
+    try:
+        files = {name: locate(con, data_dir, table) for name, table in TABLES.items()}
+        runner = SuiteRunner(settings, docs_dir)
+        results, merged = [], {}
+        for name in dict.fromkeys(tables or TABLES):
+            result, gx_result = validate_table(con, runner, files[name], files, settings)
+            results.append(result)
+            if gx_result is not None:
+                merged[name] = gx_result
+        index = runner.build_docs(merged, docs_dir) if write_docs else None
+    finally:
+        con.close()
+    seconds = time.perf_counter() - start
+    log.info("validated %s in %.1f s", data_dir, seconds)
+    return ValidationReport(
+        data_dir,
+        results,
+        as_of,
+        index.resolve() if index else None,
+        seconds,
+        settings.validation.examples_per_failure,
+    )

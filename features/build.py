@@ -1,0 +1,235 @@
+"""Feature frames for training and scoring: one engine, any points in time.
+
+Every builder turns its rows into a *points* table (contact_id, account_id, t, extras) and
+hands it to the same `features_for_points`, so a training row at t and a scoring row at T
+are computed by the same code (design.md "Frames"). Streams are cached per connection, so
+the four builders of one run scan usage_events once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+
+from advocacy_settings import Settings
+from features import account, advocacy, contact, nps, registry, support, usage
+from features.labels import advocate_label_sql, burnout_label_sql
+from features.state import as_of_date, register_state, timestamp_sql
+
+log = logging.getLogger(__name__)
+
+Family = Callable[[duckdb.DuckDBPyConnection, str, date, Settings], duckdb.DuckDBPyRelation]
+FAMILIES: tuple[Family, ...] = (
+    nps.nps_features,
+    usage.usage_features,
+    support.support_features,
+    account.account_features,
+    contact.contact_features,
+    advocacy.advocacy_features,
+)
+KEYS = ("contact_id", "account_id", "t")
+ADVOCATE_EXTRAS = ("label", "activity_id", "activity_type")
+FACT_COLUMNS = (
+    "contact_id",
+    "do_not_contact",
+    "opted_out",
+    "asks_recent",
+    "asks_pending",
+    "latest_nps",
+    "blocking_tickets",
+)
+
+
+def expected_feature_names(settings: Settings) -> list[str]:
+    """Names the families produce under `settings` (windows are part of the names)."""
+    return [
+        *nps.FEATURE_NAMES,
+        *usage.feature_names(settings),
+        *support.feature_names(settings),
+        *account.FEATURE_NAMES,
+        *contact.FEATURE_NAMES,
+        *advocacy.feature_names(settings),
+    ]
+
+
+def check_registry(settings: Settings) -> None:
+    """Fail early when the settings' windows no longer match the registry's feature names."""
+    produced, registered = expected_feature_names(settings), registry.feature_names()
+    if sorted(produced) != sorted(registered):
+        missing = sorted(set(registered) - set(produced))
+        extra = sorted(set(produced) - set(registered))
+        raise ValueError(
+            "feature windows in the settings do not match features/registry.py: "
+            f"registry-only {missing}, settings-only {extra}"
+        )
+
+
+def _temp_name(prefix: str) -> str:
+    return f"_{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def _to_frame_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric features float64, categoricals str (missing = NaN), ids str (design.md)."""
+    for name in registry.numeric_features():
+        frame[name] = frame[name].astype("float64")
+    for name in (*registry.categorical_features(), "contact_id", "account_id"):
+        frame[name] = frame[name].astype("str").where(frame[name].notna())
+    return frame
+
+
+def features_for_points(
+    con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings, order: str
+) -> pd.DataFrame:
+    """The feature frame for a points table (contact_id, account_id, t, extras...).
+
+    Keys first, then the features in registry order, then the table's extra columns.
+    """
+    register_state(con)
+    check_registry(settings)
+    views: list[str] = []
+    try:
+        for family in FAMILIES:
+            name = _temp_name("family")
+            family(con, points, as_of, settings).create_view(name)
+            views.append(name)
+        extras = [c for c in con.sql(f"SELECT * FROM {points}").columns if c not in KEYS]
+        joins = " ".join(f"LEFT JOIN {v} USING (contact_id, t)" for v in views)
+        cols = ", ".join([*(f"p.{k}" for k in KEYS), *registry.feature_names(), *extras])
+        frame = con.sql(f"SELECT {cols} FROM {points} p {joins} ORDER BY {order}").df()
+    finally:
+        for name in views:
+            con.execute(f"DROP VIEW IF EXISTS {name}")
+    return _to_frame_dtypes(frame)
+
+
+def _with_points(
+    con: duckdb.DuckDBPyConnection, sql: str, as_of: date, settings: Settings, order: str
+) -> pd.DataFrame:
+    register_state(con)
+    table = _temp_name("points")
+    con.execute(f"CREATE TEMP TABLE {table} AS {sql}")
+    try:
+        return features_for_points(con, table, as_of, settings, order)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def build_features(
+    con: duckdb.DuckDBPyConnection, points_df: pd.DataFrame, as_of: date, settings: Settings
+) -> pd.DataFrame:
+    """Features for arbitrary points (contact_id, account_id, t <= T); extra columns kept."""
+    missing = [k for k in KEYS if k not in points_df.columns]
+    if missing:
+        raise ValueError(f"points frame lacks columns {missing}")
+    T = as_of_date(as_of)
+    if len(points_df) and pd.Timestamp(points_df["t"].max()) > pd.Timestamp(T):
+        raise ValueError(f"points after as_of {T} cannot be described with data before it")
+    name = _temp_name("points_df")
+    con.register(name, points_df)
+    try:
+        extras = [c for c in points_df.columns if c not in KEYS]
+        sql = (
+            "SELECT CAST(contact_id AS VARCHAR) AS contact_id, "
+            "CAST(account_id AS VARCHAR) AS account_id, CAST(t AS TIMESTAMP) AS t"
+            + "".join(f', "{c}"' for c in extras)
+            + f" FROM {name}"
+        )
+        return _with_points(con, sql, T, settings, "t, contact_id")
+    finally:
+        con.unregister(name)
+
+
+def build_advocate_training(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
+) -> pd.DataFrame:
+    """p_advocate rows: one per decided past ask, features as of its requested_at."""
+    register_state(con)
+    sql = advocate_label_sql(as_of, settings)
+    frame = _with_points(con, sql, as_of, settings, "t, activity_id")
+    frame["label"] = frame["label"].astype("int64")
+    first = [c for c in frame.columns if c not in ADVOCATE_EXTRAS]
+    frame = frame[[*first, *ADVOCATE_EXTRAS]]
+    log.info("advocate training rows: %d (positives %d)", len(frame), frame["label"].sum())
+    return frame
+
+
+def build_burnout_training(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
+) -> pd.DataFrame:
+    """p_burnout rows: (active advocate, snapshot s), features as of s."""
+    register_state(con)
+    sql = burnout_label_sql(as_of, settings)
+    frame = _with_points(con, sql, as_of, settings, "t, contact_id")
+    frame["label"] = frame["label"].astype("int64")
+    log.info("burnout training rows: %d (positives %d)", len(frame), frame["label"].sum())
+    return frame
+
+
+def scoring_population_sql(as_of: date | datetime) -> str:
+    """Contacts created before T whose account exists, was created before T, not churned."""
+    T = timestamp_sql(as_of)
+    return f"""
+        SELECT c.contact_id, c.account_id, {T} AS t
+        FROM contacts c JOIN accounts a USING (account_id)
+        WHERE created_before(c.created_at, {T}) AND created_before(a.created_at, {T})
+          AND NOT churned_before(a.churned_at, {T})
+    """
+
+
+def build_scoring(con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> pd.DataFrame:
+    """The scoring population at T with its features (t = T for every row)."""
+    register_state(con)
+    frame = _with_points(con, scoring_population_sql(as_of), as_of, settings, "contact_id")
+    log.info("scoring rows: %d", len(frame))
+    return frame
+
+
+def build_eligibility_facts(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
+) -> pd.DataFrame:
+    """Per scoring contact, the facts the eligibility rules read (design.md), as seen at T."""
+    register_state(con)
+    T = timestamp_sql(as_of)
+    e = settings.eligibility
+    blocking = "[" + ", ".join(f"'{p}'" for p in e.blocking_ticket_priorities) + "]"
+    frame = con.sql(
+        f"""
+        WITH pop AS ({scoring_population_sql(as_of)}),
+        asks AS (
+            SELECT contact_id,
+                   count(*) FILTER (WHERE asked_within(requested_at, {T}, {int(e.recent_ask_days)}))
+                       AS asks_recent,
+                   count(*) FILTER (WHERE ask_pending_at(requested_at, status, completed_at, {T}))
+                       AS asks_pending
+            FROM advocacy_activities WHERE ask_made_before(requested_at, {T}) GROUP BY contact_id
+        ),
+        nps AS (
+            SELECT contact_id, arg_max(score, (responded_at, response_id)) AS latest_nps
+            FROM nps_responses WHERE seen_at(responded_at, {T}) GROUP BY contact_id
+        ),
+        tickets AS (
+            SELECT account_id, count(*) AS blocking_tickets FROM support_tickets
+            WHERE ticket_open_at(opened_at, closed_at, {T}) AND list_contains({blocking}, priority)
+            GROUP BY account_id
+        )
+        SELECT p.contact_id, CAST(c.do_not_contact AS BOOLEAN) AS do_not_contact,
+               opted_out_before(c.advocacy_opt_out_at, {T}) AS opted_out,
+               coalesce(asks.asks_recent, 0) AS asks_recent,
+               coalesce(asks.asks_pending, 0) AS asks_pending,
+               CAST(nps.latest_nps AS DOUBLE) AS latest_nps,
+               coalesce(tickets.blocking_tickets, 0) AS blocking_tickets
+        FROM pop p JOIN contacts c USING (contact_id)
+        LEFT JOIN asks USING (contact_id) LEFT JOIN nps USING (contact_id)
+        LEFT JOIN tickets ON tickets.account_id = p.account_id
+        ORDER BY p.contact_id
+        """
+    ).df()
+    for col in ("asks_recent", "asks_pending", "blocking_tickets"):
+        frame[col] = frame[col].astype("int64")
+    frame["contact_id"] = frame["contact_id"].astype("str")
+    return frame[list(FACT_COLUMNS)]

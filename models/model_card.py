@@ -1,0 +1,135 @@
+"""A model card (markdown) logged with every training: what the model is, and what it is not.
+
+It travels with the model version, so whoever loads a champion months later can read the data
+window, the populations, the holdout numbers beside the baselines, and the known caveats.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from models.evaluate import METRIC_NAMES
+from models.train import FittedTarget
+
+TOP_FEATURES_IN_CARD = 10
+
+PURPOSE = {
+    "advocate": (
+        "p_advocate: the probability that the contact completes an advocacy activity within "
+        "the response window if asked now, with the kind of ask the company usually makes."
+    ),
+    "burnout": (
+        "p_burnout: the probability that an active advocate burns out of the program (opts out "
+        "or gives a detractor NPS) within the burnout horizon."
+    ),
+}
+
+POPULATION = {
+    "advocate": (
+        "One row per past ask (requested_at set, not cancelled, response window closed before "
+        "as_of); features from data strictly before the ask."
+    ),
+    "burnout": (
+        "One row per (active advocate, snapshot) on a regular snapshot grid whose horizon closed "
+        "before as_of; features from data strictly before the snapshot."
+    ),
+}
+
+CAVEATS = {
+    "advocate": [
+        "**Ask-selection bias.** The model learns only from people the company chose to ask "
+        "(mostly recent promoters and large accounts). For kinds of contacts that were rarely "
+        "asked, p_advocate is an extrapolation; treat their scores with care.",
+        "The label is 'completed within the window', so slow yeses count as no.",
+        "The score is for the usual kind of ask for a contact like this one, not for a "
+        "specific activity type.",
+    ],
+    "burnout": [
+        "Burnout is observed only through opt-outs and detractor NPS answers; contacts who "
+        "quietly stop responding are not counted as burnt out.",
+        "Only active advocates are in the training population; for contacts who never "
+        "completed an activity, p_burnout is an extrapolation.",
+    ],
+}
+
+COMMON_CAVEATS = [
+    "Metrics come from a time holdout: the newest rows, separated from training by a gap at "
+    "least as long as the label window. They describe the recent past, not the future.",
+    "Probabilities are calibrated on the valid slice (not the holdout); the holdout calibration "
+    "error shows how well that held.",
+    "Reasons come from LightGBM contributions in log-odds; they explain the model, not causes.",
+]
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "n/a" if math.isnan(value) else f"{value:.4f}"
+    return str(value)
+
+
+def metrics_markdown(metrics: Mapping[str, Mapping[str, float]]) -> str:
+    """Predictors as rows, holdout metrics as columns."""
+    lines = [
+        "| predictor | " + " | ".join(METRIC_NAMES) + " |",
+        "|---|" + "---|" * len(METRIC_NAMES),
+    ]
+    for name, values in metrics.items():
+        cells = [
+            str(int(values[m])) if m == "n_rows" else _fmt(values.get(m, math.nan))
+            for m in METRIC_NAMES
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _split_lines(fitted: FittedTarget) -> list[str]:
+    s = fitted.split
+    return [
+        f"- fit: {s.fit_start} .. {s.fit_end} ({len(s.fit_idx)} rows)",
+        f"- valid (early stopping, calibration): {s.valid_start} .. {s.valid_end} "
+        f"({len(s.valid_idx)} rows)",
+        f"- holdout (metrics, promotion): {s.holdout_start} .. {s.holdout_end} "
+        f"({len(s.holdout_idx)} rows)",
+        f"- gap before valid and before holdout: {s.gap_days} days (the label window)",
+    ]
+
+
+def _bullets(values: Mapping[str, Any], depth: int = 0) -> list[str]:
+    """Nested mappings as nested markdown bullets (e.g. per-table row counts and hashes)."""
+    lines = []
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            lines.append(f"{'  ' * depth}- {key}:")
+            lines.extend(_bullets(value, depth + 1))
+        else:
+            lines.append(f"{'  ' * depth}- {key}: {value}")
+    return lines
+
+
+def render_model_card(
+    fitted: FittedTarget, *, model_name: str, as_of: Any, data_fingerprint: Mapping[str, Any]
+) -> str:
+    """The card's markdown text."""
+    top = fitted.importance.head(TOP_FEATURES_IN_CARD)
+    constrained = {
+        f: c for f, c in zip(fitted.features, fitted.params["monotone_constraints"], strict=True)
+    }
+    sections = [
+        f"# Model card: {model_name} ({fitted.target})",
+        f"Trained for as_of {as_of}.\n\n{PURPOSE[fitted.target]}",
+        "## Training population\n" + POPULATION[fitted.target],
+        "## Data window (time-ordered, never shuffled)\n" + "\n".join(_split_lines(fitted)),
+        "## Holdout metrics\n" + metrics_markdown(fitted.metrics),
+        "## Model\n"
+        + f"- LightGBM, best iteration {fitted.best_iteration}, "
+        + f"{len(fitted.features)} features ({len(fitted.categorical)} categorical)\n"
+        + f"- calibration: {fitted.calibration} on the valid slice\n"
+        + f"- monotone constraints: { {f: c for f, c in constrained.items() if c} }",
+        "## Strongest features (total gain)\n"
+        + "\n".join(f"- {name}: {value:.1f}" for name, value in top.items()),
+        "## Caveats\n" + "\n".join(f"- {c}" for c in [*CAVEATS[fitted.target], *COMMON_CAVEATS]),
+        "## Data fingerprint\n" + "\n".join(_bullets(data_fingerprint)),
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,434 @@
+"""validate_folder on hand-built folders: a valid one passes, and every rule can fail alone.
+
+The folder has about ten rows per table; the last row of accounts and contacts is referenced
+by no other table, so breaking it breaks exactly one rule. Every check in the built suites
+gets a case (the parametrization is derived from the suites), so a new rule can't go untested.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from advocacy_settings import Settings
+from data_contracts.suites import SET_WHEN_STATUS, build_suite
+from data_contracts.tables import TABLES
+from data_contracts.validate import validate_folder
+
+N = 10
+LAST = N - 1
+AS_OF = date(2026, 11, 23)
+
+
+def _ids(prefix: str, n: int = N) -> list[str]:
+    return [f"{prefix}{i:03d}" for i in range(1, n + 1)]
+
+
+def _ts(day: int, hour: int = 9) -> pd.Timestamp:
+    return pd.Timestamp("2025-01-01") + pd.Timedelta(days=day, hours=hour)
+
+
+def valid_frames() -> dict[str, pd.DataFrame]:
+    """A valid 6-table world; A010 and C010 have no children."""
+    accounts, contacts = _ids("A"), _ids("C")
+    parents = [*accounts[: N - 1], accounts[0]]
+    people = [contacts[i % (N - 1)] for i in range(N)]
+    created = [_ts(i, 0).normalize() for i in range(N)]
+    return {
+        "accounts": pd.DataFrame(
+            {
+                "account_id": accounts,
+                "name": [f"Company {i}" for i in range(N)],
+                "industry": ["software", "retail"] * (N // 2),
+                "segment": (["smb", "mid_market", "enterprise"] * N)[:N],
+                "region": ["na", "emea"] * (N // 2),
+                "employees": pd.array([None, *range(10, 10 * N, 10)], dtype="Int64"),
+                "arr": [1000.0 * (i + 1) for i in range(N)],
+                "created_at": [d.date() for d in created],
+                "renewal_date": [None] + [(d + pd.Timedelta(days=365)).date() for d in created[1:]],
+                "churned_at": [None] * LAST + [(created[LAST] + pd.Timedelta(days=30)).date()],
+            }
+        ),
+        "contacts": pd.DataFrame(
+            {
+                "contact_id": contacts,
+                "account_id": parents,
+                "email": [f"person{i}@example.com" for i in range(N)],
+                "full_name": [None] + [f"Person {i}" for i in range(1, N)],
+                "title": ["CTO"] * N,
+                "persona": (["executive", "champion", "admin", "end_user"] * N)[:N],
+                "created_at": [d.date() for d in created],
+                "do_not_contact": [False] * (N - 2) + [True, False],
+                "advocacy_opt_out_at": [None] * LAST + [_ts(40)],
+            }
+        ),
+        "nps_responses": pd.DataFrame(
+            {
+                "response_id": _ids("R"),
+                "contact_id": people,
+                "responded_at": [_ts(20 + i) for i in range(N)],
+                "score": list(range(N)),
+                "comment": [None, *["fine"] * LAST],
+            }
+        ),
+        "usage_events": pd.DataFrame(
+            {
+                "contact_id": people,
+                "occurred_at": [_ts(10 + i, 13) for i in range(N)],
+                "event": (["login", "export"] * N)[:N],
+            }
+        ),
+        "support_tickets": pd.DataFrame(
+            {
+                "ticket_id": _ids("T"),
+                "account_id": [accounts[i % (N - 1)] for i in range(N)],
+                "contact_id": [None, *people[1:]],
+                "opened_at": [_ts(30 + i) for i in range(N)],
+                "closed_at": [None, *[_ts(32 + i) for i in range(1, N)]],
+                "priority": (["low", "normal", "high", "urgent"] * N)[:N],
+                "csat": pd.array([None, *[1 + i % 5 for i in range(1, N)]], dtype="Int64"),
+            }
+        ),
+        "advocacy_activities": _activities(people),
+    }
+
+
+def _activities(people: list[str]) -> pd.DataFrame:
+    """Row 0 a completed ask, row 1 an unprompted act, the last row a declined ask."""
+    status = ["completed", "completed", "pending", "no_response", "cancelled"] * 2
+    status[LAST] = "declined"
+    requested = [_ts(50 + i) for i in range(N)]
+    requested[1] = None
+    completed = [_ts(55 + i) if s == "completed" else None for i, s in enumerate(status)]
+    return pd.DataFrame(
+        {
+            "activity_id": _ids("V"),
+            "contact_id": people,
+            "activity_type": (["reference_call", "review", "case_study"] * N)[:N],
+            "requested_at": requested,
+            "status": status,
+            "completed_at": completed,
+        }
+    )
+
+
+def write_folder(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        if fmt == "parquet":
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+        else:
+            frame.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return Settings()
+
+
+def _validate(folder: Path, settings: Settings, tmp_path: Path, **kwargs):
+    return validate_folder(folder, settings, docs_dir=tmp_path / "docs", as_of=AS_OF, **kwargs)
+
+
+def _failures(report) -> set[tuple[str, str | None, str]]:
+    return {(f.table, f.column, f.rule) for f in report.failures}
+
+
+# ---------------------------------------------------------------- valid folders
+
+
+@pytest.fixture(scope="module", params=["parquet", "csv"])
+def valid_report(request, tmp_path_factory, settings):
+    tmp = tmp_path_factory.mktemp(f"valid-{request.param}")
+    folder = write_folder(valid_frames(), tmp / "data", request.param)
+    return validate_folder(folder, settings, docs_dir=tmp / "docs", as_of=AS_OF)
+
+
+def test_valid_folder_passes(valid_report):
+    assert valid_report.failures == []
+    assert valid_report.ok is True
+    assert [t.table for t in valid_report.tables] == list(TABLES)
+    assert all(t.rows == N and t.checks_run > 0 and not t.skipped for t in valid_report.tables)
+    assert "PASSED" in valid_report.to_text()
+
+
+def test_data_docs_written_and_named(valid_report):
+    index = valid_report.data_docs_index
+    assert index is not None and index.name == "index.html" and index.is_file()
+    html = index.read_text()
+    assert "advocacy_activities" in html and "usage_events" in html
+    assert str(index) in valid_report.to_text()
+    assert valid_report.to_dict()["data_docs_index"] == str(index)
+
+
+def test_report_dict_is_json_ready(valid_report):
+    import json
+
+    data = json.loads(json.dumps(valid_report.to_dict()))
+    assert data["ok"] is True and data["as_of"] == AS_OF.isoformat()
+    assert {t["table"] for t in data["tables"]} == set(TABLES)
+
+
+# ---------------------------------------------------------------- one case per rule
+
+
+@dataclass
+class Broken:
+    frames: dict[str, pd.DataFrame]
+    failing_rows: int = 1
+    column: str | None = None  # the column the failure names, if not the check's
+    also: set[tuple[str, str | None, str]] = field(default_factory=set)
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """The column as text (a wrong physical type in Parquet), so a bad value fits in."""
+    return series.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
+
+
+def _set(frames, table: str, column: str, row: int, value, *, text: bool = False) -> None:
+    frame = frames[table]
+    if text:
+        frame[column] = _as_text(frame[column])
+    frame[column] = frame[column].astype(object)
+    frame.loc[row, column] = value
+
+
+def break_rule(table: str, column: str | None, rule: str) -> Broken:
+    """A copy of the valid frames in which exactly this (table, column, rule) fails."""
+    frames = valid_frames()
+    spec = TABLES[table]
+    if column is None:  # required column present: drop the last contract column
+        dropped = spec.columns[-1].name
+        frames[table] = frames[table].drop(columns=[dropped])
+        return Broken(frames, N, column=dropped)
+    col = spec.column(column)
+    broken = Broken(frames)
+    # A bad requested_at reads as null, which only a completed activity may have.
+    row = 0 if (table, column) == ("advocacy_activities", "requested_at") else LAST
+    if rule == "not null":
+        _set(frames, table, column, row, None)
+    elif rule == "non-empty text":
+        _set(frames, table, column, row, "")
+        if col.references:
+            broken.also.add((table, column, f"exists in {col.references}"))
+    elif rule == "unique":
+        _set(frames, table, column, row, frames[table].loc[0, column])
+        broken.failing_rows = 2
+    elif rule.startswith("values in set") and " when " not in rule:
+        _set(frames, table, column, row, "bogus_value")
+    elif rule.startswith(("between", ">=", "<=")) and col.kind in ("int", "float"):
+        value = col.max_value + 1 if col.max_value is not None else col.min_value - 1
+        _set(frames, table, column, row, value)
+    elif rule == "looks like an e-mail address":
+        _set(frames, table, column, row, "not-an-email")
+    elif rule.startswith("is a"):
+        _set(frames, table, column, row, "oops", text=True)
+        if not col.nullable:
+            broken.also.add((table, column, "not null"))
+    elif rule.startswith("exists in"):
+        _set(frames, table, column, row, "ZZZ999")
+    else:
+        _break_relation(frames, table, column, rule)
+    return broken
+
+
+def _break_relation(frames, table: str, column: str, rule: str) -> None:
+    """Pair order and the status rules of advocacy_activities."""
+    later, _, earlier = rule.partition(" >= ")
+    if earlier:
+        row = 0 if table == "advocacy_activities" else LAST
+        frame = frames[table]
+        frame[later] = frame[later].astype(object)
+        frame.loc[row, later] = frame.loc[row, earlier] - pd.Timedelta(days=1)
+        return
+    status_col, status = SET_WHEN_STATUS[(table, "completed_at")]
+    if rule == f"set when {status_col} is {status}":
+        _set(frames, table, column, 0, None)  # a completed ask without completed_at
+    elif rule == f"null when {status_col} is not {status}":
+        _set(frames, table, column, LAST, _ts(90))  # a declined ask with completed_at
+    elif rule.endswith("when requested_at is null"):
+        _set(frames, table, "status", 1, "declined")  # an unprompted act that isn't completed
+        _set(frames, table, "completed_at", 1, None)
+    else:
+        raise NotImplementedError(f"no breaking case for {table}.{column}: {rule}")
+
+
+def all_checks() -> list[tuple[str, str | None, str]]:
+    return [
+        (name, e.meta["column"], e.meta["rule"])
+        for name, table in TABLES.items()
+        for e in build_suite(table).expectations
+    ]
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "rule"), all_checks(), ids=lambda v: str(v).replace(" ", "_")
+)
+def test_each_rule_fails_alone(table, column, rule, tmp_path, settings):
+    broken = break_rule(table, column, rule)
+    folder = write_folder(broken.frames, tmp_path / "data")
+    report = _validate(folder, settings, tmp_path, tables=[table], write_docs=False)
+
+    assert report.ok is False
+    named = broken.column or column
+    assert _failures(report) == {(table, named, rule)} | broken.also
+    failure = next(f for f in report.failures if (f.column, f.rule) == (named, rule))
+    assert failure.failing_rows == broken.failing_rows
+    assert f"{table}.{named}  {rule}" in report.to_text()
+
+
+def test_every_table_has_its_rules():
+    checks = set(all_checks())
+    assert ("contacts", "account_id", "exists in accounts.account_id") in checks
+    assert ("support_tickets", "contact_id", "exists in contacts.contact_id") in checks
+    assert ("advocacy_activities", "completed_at", "completed_at >= requested_at") in checks
+    assert ("accounts", "segment", "values in set {smb, mid_market, enterprise}") in checks
+    assert ("contacts", "email", "looks like an e-mail address") in checks
+    assert all((name, None, "required column present") in checks for name in TABLES)
+
+
+# ---------------------------------------------------------------- files that can't be used
+
+
+def test_missing_file_is_reported(tmp_path, settings):
+    folder = write_folder(valid_frames(), tmp_path / "data")
+    (folder / "nps_responses.parquet").unlink()
+    report = _validate(folder, settings, tmp_path, write_docs=False)
+    result = report.table("nps_responses")
+    assert report.ok is False and result.path is None and "missing" in result.problem
+    assert all(t.ok for t in report.tables if t.table != "nps_responses")
+    assert "nps_responses  [(no file)]  FAIL  missing" in report.to_text()
+
+
+def test_empty_file_is_reported(tmp_path, settings):
+    folder = write_folder(valid_frames(), tmp_path / "data", "csv")
+    (folder / "support_tickets.csv").write_text("")
+    result = _validate(folder, settings, tmp_path, write_docs=False).table("support_tickets")
+    assert result.ok is False and result.problem == "file is empty"
+
+
+def test_corrupt_parquet_is_reported_and_children_skip_the_reference(tmp_path, settings):
+    folder = write_folder(valid_frames(), tmp_path / "data")
+    (folder / "accounts.parquet").write_bytes(b"PAR1 this is not parquet")
+    report = _validate(folder, settings, tmp_path, write_docs=False)
+    assert report.table("accounts").problem.startswith("unreadable")
+    contacts = report.table("contacts")
+    assert contacts.ok
+    assert any(check.rule == "exists in accounts.account_id" for check, _ in contacts.skipped)
+
+
+def test_csv_missing_required_column_fails_that_table(tmp_path, settings):
+    frames = valid_frames()
+    frames["contacts"] = frames["contacts"].drop(columns=["persona"])
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    report = _validate(folder, settings, tmp_path, write_docs=False)
+    assert _failures(report) == {("contacts", "persona", "required column present")}
+    skipped = {check.rule for check, _ in report.table("contacts").skipped}
+    assert "values in set {executive, champion, admin, end_user}" in skipped
+
+
+def test_csv_text_in_numeric_column_fails_with_examples(tmp_path, settings):
+    frames = valid_frames()
+    _set(frames, "nps_responses", "score", 3, "seven")
+    _set(frames, "nps_responses", "score", 4, "7.5")
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    report = _validate(folder, settings, tmp_path, tables=["nps_responses"])
+    failure = next(f for f in report.failures if f.rule == "is an integer")
+    assert (failure.table, failure.column, failure.failing_rows) == ("nps_responses", "score", 2)
+    assert sorted(failure.examples) == ["7.5", "seven"]
+
+
+def test_csv_text_in_timestamp_column_fails_with_examples(tmp_path, settings):
+    frames = valid_frames()
+    _set(frames, "usage_events", "occurred_at", 2, "yesterday")
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    report = _validate(folder, settings, tmp_path, tables=["usage_events"])
+    assert _failures(report) == {
+        ("usage_events", "occurred_at", "is a timestamp (ISO 8601)"),
+        ("usage_events", "occurred_at", "not null"),
+    }
+    failure = next(f for f in report.failures if f.rule.startswith("is a"))
+    assert failure.examples == ["yesterday"]
+
+
+def test_parquet_wrong_physical_type_fails_cleanly(tmp_path, settings):
+    frames = valid_frames()
+    frames["usage_events"]["occurred_at"] = range(N)  # epoch-like integers, not timestamps
+    folder = write_folder(frames, tmp_path / "data")
+    report = _validate(folder, settings, tmp_path, tables=["usage_events"])
+    failure = next(f for f in report.failures if f.rule.startswith("is a"))
+    assert (failure.column, failure.failing_rows) == ("occurred_at", N)
+    assert failure.examples[:2] == ["0", "1"]
+
+
+def test_csv_offsets_are_read_as_utc(tmp_path, settings):
+    frames = valid_frames()
+    _set(frames, "support_tickets", "closed_at", LAST, "2025-02-09T10:00:00+02:00")
+    # opened 2025-02-09 09:00 UTC; closed 08:00 UTC once the offset is applied -> before opened
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    report = _validate(folder, settings, tmp_path, tables=["support_tickets"])
+    assert _failures(report) == {("support_tickets", "closed_at", "closed_at >= opened_at")}
+
+
+def test_examples_are_capped(tmp_path):
+    settings = Settings(validation={"examples_per_failure": 2})
+    frames = valid_frames()
+    frames["accounts"]["segment"] = [f"bad_{i}" for i in range(N)]
+    folder = write_folder(frames, tmp_path / "data")
+    report = _validate(folder, settings, tmp_path, tables=["accounts"])
+    (failure,) = report.failures
+    assert failure.failing_rows == N and len(failure.examples) == 2
+
+
+def test_unknown_table_name_is_refused(tmp_path, settings):
+    with pytest.raises(ValueError, match="unknown tables"):
+        _validate(tmp_path, settings, tmp_path, tables=["nope"])
+
+
+# ---------------------------------------------------------------- batches and generated worlds
+
+
+def test_large_table_is_validated_in_batches(tmp_path):
+    """usage_events in batches of 1000 rows: failing rows add up, examples come from the start."""
+    settings = Settings(validation={"batch_rows": 1000, "examples_per_failure": 3})
+    frames = valid_frames()
+    rows = 2500
+    usage = pd.concat([frames["usage_events"]] * (rows // N), ignore_index=True)
+    bad = [5, 1500, 2400]  # one in each batch
+    usage["event"] = usage["event"].astype(object)
+    usage.loc[bad, "event"] = None
+    usage["contact_id"] = usage["contact_id"].astype(object)
+    usage.loc[[7, 1007, 2007], "contact_id"] = ["ZZ1", "ZZ2", "ZZ3"]
+    frames["usage_events"] = usage
+    folder = write_folder(frames, tmp_path / "data")
+    report = _validate(folder, settings, tmp_path, tables=["usage_events"])
+
+    result = report.table("usage_events")
+    assert result.rows == rows
+    by_rule = {f.rule: f for f in result.failures}
+    assert set(by_rule) == {"not null", "exists in contacts.contact_id"}
+    assert by_rule["not null"].failing_rows == len(bad)
+    orphans = by_rule["exists in contacts.contact_id"]
+    assert orphans.failing_rows == 3 and sorted(orphans.examples) == ["ZZ1", "ZZ2", "ZZ3"]
+    assert "usage_events" in report.data_docs_index.read_text()
+
+
+def test_generated_parquet_world_passes(world_dir, tmp_path, settings):
+    report = _validate(world_dir, settings, tmp_path)
+    assert report.failures == [] and report.ok, report.to_text()
+    assert report.table("usage_events").rows > report.table("contacts").rows
+
+
+def test_generated_csv_world_passes(tmp_path, settings):
+    from synthetic.world import generate
+
+    folder = tmp_path / "world"
+    generate(folder, contacts=1000, seed=5, as_of=AS_OF, fmt="csv")
+    report = _validate(folder, settings, tmp_path, write_docs=False)
+    assert report.failures == [] and report.ok, report.to_text()
+    assert all(t.path.suffix == ".csv" for t in report.tables)

@@ -1,0 +1,219 @@
+"""Feature values worked out by hand on tiny worlds, and the feature frame contract."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from advocacy_settings import Settings, WindowSettings
+from features import build, registry
+from tests.unit.test_features_world import T_TS, T, World, one_contact_world
+
+SETTINGS = Settings()
+
+
+def _world() -> World:
+    """C1 has a history; C2 (same account) has none; C3's account starts after T."""
+    w = one_contact_world().contact("C2").account("A2", created_at="2025-01-01")
+    w.contact("C3", account_id="A2")
+    w.nps("C1", "2024-03-01 10:00", 7, "ok").nps("C1", "2024-05-01 10:00", 10, " love it ")
+    w.nps("C1", "2024-06-03 00:00", 0)  # exactly at T: not seen
+    w.usage("C1", "2024-05-30 09:00", "login", 3).usage("C1", "2024-06-02 23:59")
+    w.usage("C1", "2024-06-02 08:00", "report_created").usage("C1", "2024-06-03 00:00")
+    w.usage("C1", "2024-03-15", "invite_sent").usage("C1", "2023-01-01", "integration_added")
+    w.ticket("A1", "2024-05-01", "2024-05-10", "high", 4)
+    w.ticket("A1", "2024-05-20", T_TS, "urgent", 2)
+    w.ticket("A1", "2024-01-01", "2024-01-02", "low", 1).ticket("A2", "2024-05-01", None, "urgent")
+    w.activity("C1", "2024-01-10", "completed", "2024-01-20", "review")
+    w.activity("C1", "2024-04-10", "declined", None, "case_study")
+    w.activity("C1", "2024-05-20", "completed", "2024-06-05", "reference_call")
+    w.activity("C1", "2024-05-25", "cancelled", None, "review")
+    w.activity("C1", None, "completed", "2024-02-01", "referral")
+    return w
+
+
+@pytest.fixture
+def con(tmp_path):
+    connection = _world().connect(tmp_path)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def scoring(con) -> pd.DataFrame:
+    return build.build_scoring(con, T, SETTINGS).set_index("contact_id")
+
+
+def test_nps_features(scoring):
+    c1 = scoring.loc["C1"]
+    assert c1["nps_latest"] == 10 and c1["nps_responses"] == 2
+    assert c1["nps_days_since"] == pytest.approx(32 + 14 / 24)
+    assert c1["nps_mean_last3"] == 8.5 and c1["nps_change"] == 3
+    assert c1["nps_is_promoter"] == 1 and c1["nps_is_detractor"] == 0
+    assert c1["nps_has_comment"] == 1 and c1["nps_comment_length"] == len("love it")
+
+
+def test_usage_features(scoring):
+    c1 = scoring.loc["C1"]
+    assert c1["usage_events_7d"] == 5 and c1["usage_active_days_7d"] == 2
+    assert c1["usage_events_90d"] == 6 and c1["usage_active_days_90d"] == 3
+    # 5 events in the last 30 days vs 1 in the 60 before: (5/30) / (1/60) - 1
+    assert c1["usage_trend_30_vs_60"] == pytest.approx(9.0)
+    assert c1["usage_distinct_features_90d"] == 3  # login, report_created, invite_sent
+    assert c1["usage_days_since_last"] == 1
+    assert c1["usage_invites_90d"] == 1 and c1["usage_invites_total"] == 1
+    assert c1["usage_integrations_90d"] == 0 and c1["usage_integrations_total"] == 1
+
+
+def test_support_features_are_the_accounts(scoring):
+    for cid in ("C1", "C2"):
+        row = scoring.loc[cid]
+        assert row["support_tickets_90d"] == 2 and row["support_severe_tickets_90d"] == 2
+        # closed exactly at T: still open at T, and its CSAT not yet known
+        assert row["support_open_tickets"] == 1 and row["support_open_severe_tickets"] == 1
+        assert row["support_csat_mean"] == pytest.approx((4 + 1) / 2)
+
+
+def test_account_and_contact_features(scoring):
+    c1 = scoring.loc["C1"]
+    assert c1["account_segment"] == "mid_market" and c1["account_region"] == "emea"
+    assert c1["account_arr"] == 120_000 and c1["account_employees"] == 250
+    assert c1["account_tenure_days"] == (T_TS - pd.Timestamp("2020-01-01")).days
+    assert np.isnan(c1["account_days_to_renewal"])
+    assert c1["contact_persona"] == "champion"
+    assert c1["contact_tenure_days"] == (T_TS - pd.Timestamp("2020-01-01")).days
+
+
+def test_advocacy_features(scoring):
+    c1 = scoring.loc["C1"]
+    assert (c1["adv_asks"], c1["adv_asks_90d"]) == (4, 3)
+    assert (c1["adv_completions"], c1["adv_completions_90d"]) == (1, 0)
+    assert (c1["adv_declines"], c1["adv_no_responses"]) == (1, 0)
+    assert c1["adv_pending"] == 1  # completed after T: pending at T
+    assert c1["adv_acceptance_rate"] == 0.5
+    assert c1["adv_days_since_last_ask"] == 9
+    assert c1["adv_days_since_last_completion"] == (T_TS - pd.Timestamp("2024-02-01")).days
+    assert c1["adv_unprompted"] == 1 and c1["adv_activity_types_completed"] == 2
+
+
+def test_no_history_gives_nan_where_unknown_and_zero_counts(scoring):
+    c2 = scoring.loc["C2"]
+    for spec in registry.FEATURES:
+        if spec.family in ("nps", "usage", "advocacy"):
+            value = c2[spec.name]
+            counts = (
+                "nps_responses",
+                "usage_events",
+                "usage_active",
+                "usage_distinct",
+                "usage_invites",
+                "usage_integrations",
+                "adv_asks",
+                "adv_completions",
+                "adv_declines",
+                "adv_no_responses",
+                "adv_pending",
+                "adv_unprompted",
+                "adv_activity_types",
+            )
+            if spec.name.startswith(counts):
+                assert value == 0, spec.name
+            else:
+                assert np.isnan(value), spec.name
+
+
+def test_frame_contract(scoring):
+    frame = scoring.reset_index()
+    assert list(frame.columns) == ["contact_id", "account_id", "t", *registry.feature_names()]
+    assert frame["contact_id"].tolist() == ["C1", "C2"]  # C3's account starts after T
+    assert (frame["t"] == T_TS).all() and frame["t"].dtype.kind == "M"
+    for name in registry.numeric_features():
+        assert frame[name].dtype == np.float64, name
+    for name in (*registry.categorical_features(), "contact_id", "account_id"):
+        assert pd.api.types.is_string_dtype(frame[name]), name
+
+
+def test_training_frames_add_their_columns(con):
+    advocate = build.build_advocate_training(con, T, SETTINGS)
+    names = registry.feature_names()
+    tail = ["label", "activity_id", "activity_type"]
+    assert list(advocate.columns) == ["contact_id", "account_id", "t", *names, *tail]
+    assert advocate["activity_type"].tolist() == ["review", "case_study"]
+    assert advocate["label"].tolist() == [1, 0] and advocate["label"].dtype == np.int64
+    burnout = build.build_burnout_training(con, T, SETTINGS)
+    assert list(burnout.columns) == ["contact_id", "account_id", "t", *names, "label"]
+    assert set(burnout["contact_id"]) == {"C1"}
+
+
+def test_a_training_row_at_midnight_equals_the_scoring_row_at_that_date(con):
+    burnout = build.build_burnout_training(con, T, SETTINGS)
+    assert len(burnout) >= 2
+    for row in burnout.to_dict("records"):
+        as_of = row["t"].date()
+        scored = build.build_scoring(con, as_of, SETTINGS).set_index("contact_id").loc["C1"]
+        for name in registry.feature_names():
+            a, b = row[name], scored[name]
+            assert a == b or (pd.isna(a) and pd.isna(b)), (name, as_of)
+
+
+def test_build_features_for_any_points_keeps_extra_columns(con):
+    points = pd.DataFrame(
+        {
+            "contact_id": ["C1", "C1"],
+            "account_id": ["A1", "A1"],
+            "t": [pd.Timestamp("2024-05-01 10:00"), pd.Timestamp("2024-05-01 10:00:00.000001")],
+            "tag": ["at", "after"],
+        }
+    )
+    frame = build.build_features(con, points, T, SETTINGS)
+    assert list(frame.columns)[-1] == "tag"
+    frame = frame.set_index("tag")
+    assert frame.loc["at", "nps_responses"] == 1 and frame.loc["after", "nps_responses"] == 2
+
+
+def test_build_features_rejects_points_after_as_of(con):
+    points = pd.DataFrame({"contact_id": ["C1"], "account_id": ["A1"], "t": [T_TS + timedelta(1)]})
+    with pytest.raises(ValueError, match="after as_of"):
+        build.build_features(con, points, T, SETTINGS)
+
+
+def test_changed_windows_fail_loudly(con):
+    settings = Settings(windows=WindowSettings(usage_windows_days=(14, 30, 90)))
+    with pytest.raises(ValueError, match="usage_events_14d"):
+        build.build_scoring(con, T, settings)
+
+
+def test_usage_of_a_training_row_uses_only_days_before_its_date(tmp_path):
+    t = pd.Timestamp("2024-05-10 14:00")
+    w = one_contact_world().usage("C1", "2024-05-10 08:00").usage("C1", "2024-05-09 23:00")
+    points = pd.DataFrame({"contact_id": ["C1"], "account_id": ["A1"], "t": [t]})
+    row = build.build_features(w.connect(tmp_path), points, T, SETTINGS).iloc[0]
+    assert row["usage_events_7d"] == 1 and row["usage_days_since_last"] == 1
+
+
+def test_eligibility_facts(con):
+    facts = build.build_eligibility_facts(con, T, SETTINGS).set_index("contact_id")
+    assert list(facts.reset_index().columns) == list(build.FACT_COLUMNS)
+    c1, c2 = facts.loc["C1"], facts.loc["C2"]
+    assert c1["asks_recent"] == 2  # 2024-05-20 and the cancelled 2024-05-25 (any status)
+    assert c1["asks_pending"] == 1 and c1["latest_nps"] == 10
+    assert c1["blocking_tickets"] == 1 == c2["blocking_tickets"]  # the one closed at T
+    assert not c1["opted_out"] and not c1["do_not_contact"]
+    assert np.isnan(c2["latest_nps"]) and c2["asks_recent"] == 0
+    assert facts["do_not_contact"].dtype == bool and facts["asks_recent"].dtype == np.int64
+
+
+def test_eligibility_facts_opt_out_and_recent_ask_edges(tmp_path):
+    w = World().account()
+    w.contact("before", advocacy_opt_out_at=T_TS - timedelta(microseconds=1))
+    w.contact("at_t", advocacy_opt_out_at=T_TS, do_not_contact=True)
+    w.activity("before", T_TS - timedelta(days=30), "declined")  # first instant of the window
+    w.activity("at_t", T_TS - timedelta(days=30, microseconds=1), "declined")
+    facts = build.build_eligibility_facts(w.connect(tmp_path), T, SETTINGS)
+    facts = facts.set_index("contact_id")
+    assert facts.loc["before", "opted_out"] and not facts.loc["at_t", "opted_out"]
+    assert facts.loc["at_t", "do_not_contact"]
+    assert facts.loc["before", "asks_recent"] == 1 and facts.loc["at_t", "asks_recent"] == 0
