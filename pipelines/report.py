@@ -46,6 +46,11 @@ def score_distribution_chart(scores: pd.DataFrame) -> str:
     return png
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows for the template, with missing values as None (NaN is truthy in Jinja)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 def render_report(
     *,
     as_of: date,
@@ -66,7 +71,7 @@ def render_report(
     return env.get_template("report.html").render(
         as_of=as_of.isoformat(),
         generated_at=generated_at,
-        candidates=candidates.to_dict("records"),
+        candidates=_records(candidates),
         n_population=len(scores),
         n_eligible=int(scores["eligible"].sum()),
         left_alone=[

@@ -58,7 +58,7 @@ def test_scores_parquet_schema_and_population(trained, world_dir, as_of):
             JOIN '{world_dir}/accounts.parquet' a USING (account_id)
             WHERE c.created_at < DATE '{as_of}' AND a.created_at < DATE '{as_of}'
               AND (a.churned_at IS NULL OR a.churned_at >= DATE '{as_of}')"""
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     assert len(scores) == expected
 
 
@@ -104,6 +104,7 @@ def test_report_is_self_contained_html(trained):
     assert html.startswith("<!doctype html>")
     assert "data:image/png;base64," in html
     assert not re.search(r'(src|href)="https?://', html)
+    assert not re.search(r">\s*nan\s*<|nan<br>", html), "missing values rendered as 'nan'"
     first = pd.read_csv(trained["out"] / "candidates.csv").iloc[0]
     assert str(first["email"]) in html
 
