@@ -174,20 +174,26 @@ def _configure_logging(verbose: bool) -> None:
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    for noisy in ("alembic", "mlflow", "httpx", "great_expectations", "prefect"):
+    for noisy in ("alembic", "mlflow", "httpx", "great_expectations"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:  # Prefect reports failures with tracebacks; the CLI says it in one line
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(lambda record: not record.name.startswith("prefect"))
 
 
-def _quiet_third_parties() -> None:
+def _quiet_third_parties(verbose: bool) -> None:
+    """Libraries log to the console only when asked (-v); failures get our one line instead."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # exits 2 on usage errors
-    _quiet_third_parties()
+    _quiet_third_parties(args.verbose)
     _configure_logging(args.verbose)
     try:
         return COMMANDS[args.command](args)

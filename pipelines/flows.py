@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,7 +30,21 @@ from models.train import fit_target
 from pipelines import outputs, publish
 
 log = logging.getLogger(__name__)
-IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10]}
+TRANSIENT = (OSError, TimeoutError, sqlite3.OperationalError)
+
+
+def _transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry I/O only on errors that may go away (network, locks); a missing model will not."""
+    try:
+        state.result()
+    except TRANSIENT as exc:
+        return not isinstance(exc, FileNotFoundError)
+    except BaseException:  # noqa: BLE001 - anything else is deterministic: fail now
+        return False
+    return False
+
+
+IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": _transient}
 TARGETS = ("advocate", "burnout")
 
 
