@@ -37,11 +37,12 @@ def profile_tables(
     out = []
     for name, table in TABLES.items():
         path = find_table_file(data_dir, name)
-        col = table.time_column
+        ts = f'CAST("{table.time_column}" AS TIMESTAMP)'
+        if table.fallback_time_column:
+            ts = f'coalesce({ts}, CAST("{table.fallback_time_column}" AS TIMESTAMP))'
         rows, before, latest = con.execute(
-            f'SELECT count(*), count(*) FILTER (WHERE CAST("{col}" AS TIMESTAMP) < $t), '
-            f'max(CAST("{col}" AS TIMESTAMP)) FILTER (WHERE CAST("{col}" AS TIMESTAMP) < $t) '
-            f'FROM "{name}"',
+            f"SELECT count(*), count(*) FILTER (WHERE {ts} < $t), "
+            f'max({ts}) FILTER (WHERE {ts} < $t) FROM "{name}"',
             {"t": t0},
         ).fetchone()
         age = (t0 - latest).total_seconds() / 86400 if latest is not None else None

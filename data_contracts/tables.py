@@ -55,6 +55,7 @@ class Table:
     name: str
     columns: tuple[Column, ...]
     time_column: str | None = None  # the column that says when a row happened
+    fallback_time_column: str | None = None  # used where time_column is null
     large: bool = False  # validated in batches
     # (later, earlier) pairs: later >= earlier wherever both are set
     column_pairs: tuple[tuple[str, str], ...] = field(default=())
@@ -150,6 +151,7 @@ ADVOCACY_ACTIVITIES = Table(
         Column("completed_at", "timestamp", nullable=True),
     ),
     time_column="requested_at",
+    fallback_time_column="completed_at",  # unprompted acts have no requested_at
     column_pairs=(("completed_at", "requested_at"),),
 )
 
