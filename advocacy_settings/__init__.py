@@ -76,11 +76,11 @@ class RankingSettings(_Frozen):
 
 class LightGBMSettings(_Frozen):
     learning_rate: float = 0.05
-    num_leaves: int = 31
+    num_leaves: int = Field(15, description="leaves per tree (docs/models.md: 15 beat 31)")
     max_depth: int = Field(
         6, ge=-1, description="-1 = unlimited; shallow trees make pred_contrib (reasons) faster"
     )
-    min_data_in_leaf: int = 50
+    min_data_in_leaf: int = 100
     feature_fraction: float = 0.9
     bagging_fraction: float = 0.9
     bagging_freq: int = 1

@@ -5,8 +5,9 @@
 Each stage runs in a fresh subprocess with a fresh connection (cold DuckDB caches, its own
 peak RSS), `--repeat` times; the fastest run is reported (the machine is shared, so the
 minimum is the least noisy estimate). `all four` is the four builders on one connection,
-where the usage roll-up is built once and shared. The budget (docs/benchmarks.md): each
-builder <= 2x the floor.
+where the usage roll-up is built once and shared; `train` and `score` are the pairs that
+the pipeline's two flow tasks build on one connection each. The budget
+(docs/benchmarks.md): each builder <= 2x the floor.
 """
 
 from __future__ import annotations
@@ -27,13 +28,21 @@ FLOOR_SQL = (
     "CREATE TEMP TABLE _floor AS SELECT contact_id, occurred_at::DATE AS d, event, count(*) AS n "
     "FROM usage_events GROUP BY ALL"
 )
-STAGES = ("floor", "advocate", "burnout", "scoring", "eligibility", "all")
+STAGES = ("floor", "advocate", "burnout", "scoring", "eligibility", "train", "score", "all")
+# Stages that run several builders on one connection, as the pipeline's flow tasks do.
+GROUPS = {
+    "train": ("advocate", "burnout"),
+    "score": ("scoring", "eligibility"),
+    "all": ("advocate", "burnout", "scoring", "eligibility"),
+}
 LABELS = {
     "floor": "plain daily roll-up (floor)",
     "advocate": "advocate training rows",
     "burnout": "burnout training rows",
     "scoring": "scoring rows",
     "eligibility": "eligibility facts",
+    "train": "advocate + burnout, one connection",
+    "score": "scoring + eligibility, one connection",
     "all": "all four, one connection",
 }
 
@@ -57,8 +66,8 @@ def _run_stage(stage: str, data: Path, as_of: date) -> dict:
     if stage == "floor":
         con.execute(FLOOR_SQL)
         rows = con.execute("SELECT count(*) FROM _floor").fetchall()[0][0]
-    elif stage == "all":
-        rows = sum(len(b(con, as_of, settings)) for b in builders.values())
+    elif stage in GROUPS:
+        rows = sum(len(builders[b](con, as_of, settings)) for b in GROUPS[stage])
     else:
         rows = len(builders[stage](con, as_of, settings))
     seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu_start

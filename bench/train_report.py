@@ -4,8 +4,9 @@
         --as-of 2026-11-23
 
 Generates the world into --data when the folder does not exist yet (else reads it), builds the
-training frames as of --as-of, fits both targets with the default settings (or --config), and
-prints a markdown table (the one in docs/models.md) plus timings. Nothing is logged to MLflow.
+training frames as of --as-of, fits both targets with the built-in default settings (or
+--config), and prints a markdown table (the one in docs/models.md) plus timings. Nothing is
+logged to MLflow.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from advocacy_settings import load_settings
+from advocacy_settings import Settings, load_settings
 from data_contracts.load import connect
 from features.build import build_advocate_training, build_burnout_training
 from models.evaluate import metrics_table
@@ -40,7 +41,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--contacts", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 23))
-    p.add_argument("--config", type=Path, default=None, help="settings YAML (default: defaults)")
+    p.add_argument("--config", type=Path, default=None, help="settings YAML (default: built-ins)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     return p.parse_args()
 
@@ -58,7 +59,7 @@ def _table(rows: list[dict]) -> str:
 def main() -> None:
     args = _args()
     logging.basicConfig(level=logging.WARNING)
-    settings = load_settings(args.config)
+    settings = load_settings(args.config) if args.config else Settings()  # reproducible
     timings: dict[str, float] = {}
     if not args.data.exists():
         from synthetic.world import generate

@@ -1,11 +1,10 @@
 """Advocacy history: how often the contact was asked, how they answered, and when.
 
-These are the ask-fatigue signals. The stream is state.advocacy_deltas: every ask (at
-requested_at) and every completion (at completed_at) before T, with running totals per
-contact. Counts "in the last n days" are by the event's own time: asks, declines and
-no-responses by requested_at (declined/no_response carry no time of their own), completions
-by completed_at. Pending at t = asks before t minus their completions before t, which is
-`ask_pending_at` counted at t.
+These are the ask-fatigue signals, computed for each point from the contact's activities
+that existed before t, with the ask rules of `features.state` (a completion at or after t
+leaves the ask pending at t). Counts "in the last n days" are by the event's own time:
+asks, declines and no-responses by requested_at (declined/no_response carry no time of
+their own), completions by completed_at.
 """
 
 from __future__ import annotations
@@ -15,10 +14,9 @@ from datetime import date
 import duckdb
 
 from advocacy_settings import Settings
-from features.engine import cached_table, lookup_at_bounds
-from features.state import as_of_date, timestamp_sql
 
-RUNNING = ("asked", "declined", "no_response", "completed_ask", "unprompted")
+ASK = "ask_made_before(a.requested_at, p.t)"
+DONE = "activity_completed_before(a.status, a.completed_at, p.t)"
 
 
 def feature_names(settings: Settings) -> list[str]:
@@ -41,60 +39,56 @@ def feature_names(settings: Settings) -> list[str]:
     ]
 
 
-def advocacy_stream(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """Temp table: per (contact, ts) running counts of asks, outcomes and completions."""
-    sums = ", ".join(f"sum({c}) AS {c}" for c in (*RUNNING, "pending_from", "pending_until"))
-    cums = ", ".join(f"sum({c}) OVER o AS cum_{c}" for c in RUNNING)
-    sql = f"""
-        WITH e AS (
-            SELECT *, CASE WHEN completed = 1 AND row_number() OVER (
-                          PARTITION BY contact_id, activity_type, completed ORDER BY ts) = 1
-                      THEN 1 ELSE 0 END AS new_type
-            FROM advocacy_deltas({timestamp_sql(as_of)})
-        ), d AS (
-            SELECT contact_id, ts, {sums}, sum(new_type) AS new_type,
-                   max(ts) FILTER (WHERE asked = 1) AS last_ask,
-                   max(ts) FILTER (WHERE completed = 1) AS last_completion
-            FROM e GROUP BY contact_id, ts
-        )
-        SELECT contact_id, ts, {cums},
-               sum(pending_from - pending_until) OVER o AS pending,
-               sum(new_type) OVER o AS cum_types,
-               max(last_ask) OVER o AS last_ask, max(last_completion) OVER o AS last_completion
-        FROM d WINDOW o AS (PARTITION BY contact_id ORDER BY ts ROWS UNBOUNDED PRECEDING)
-    """
-    return cached_table(con, "advocacy_stream", f"advocacy|{as_of_date(as_of)}", sql)
+def _aggregates(n: int) -> list[str]:
+    recent_ask = f"asked_within(a.requested_at, p.t, {n})"
+    asked_done = f"a.requested_at IS NOT NULL AND {DONE}"
+    status = "ask_status_at(a.status, a.completed_at, p.t)"
+    return [
+        f"count(*) FILTER (WHERE {ASK}) AS asks",
+        f"count(*) FILTER (WHERE {recent_ask}) AS asks_recent",
+        f"count(*) FILTER (WHERE {asked_done}) AS done",
+        f"count(*) FILTER (WHERE {asked_done} AND within_days(a.completed_at, p.t, {n})) "
+        "AS done_recent",
+        f"count(*) FILTER (WHERE {ASK} AND {status} = 'declined') AS declined",
+        f"count(*) FILTER (WHERE {recent_ask} AND {status} = 'declined') AS declined_recent",
+        f"count(*) FILTER (WHERE {ASK} AND {status} = 'no_response') AS silent",
+        f"count(*) FILTER (WHERE {recent_ask} AND {status} = 'no_response') AS silent_recent",
+        "count(*) FILTER (WHERE ask_pending_at(a.requested_at, a.status, a.completed_at, p.t)) "
+        "AS pending",
+        f"max(a.requested_at) FILTER (WHERE {ASK}) AS last_ask",
+        f"max(a.completed_at) FILTER (WHERE {DONE}) AS last_done",
+        f"count(*) FILTER (WHERE a.requested_at IS NULL AND {DONE}) AS unprompted",
+        f"count(DISTINCT a.activity_type) FILTER (WHERE {DONE}) AS kinds",
+    ]
 
 
 def advocacy_features(
     con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings
 ) -> duckdb.DuckDBPyRelation:
     """Advocacy-history features for every (contact_id, t) of the `points` table."""
-    stream = advocacy_stream(con, as_of)
-    n = int(settings.windows.recent_days)
-    windowed = ("cum_asked", "cum_completed_ask", "cum_declined", "cum_no_response")
-    now = (*windowed, "pending", "last_ask", "last_completion", "cum_unprompted", "cum_types")
-    looked_up = lookup_at_bounds(
-        points,
-        "contact_id",
-        stream,
-        "ts",
-        {"t": "{t}", "back": f"{{t}} - days_span({n})"},
-        {"t": now, "back": windowed},
-    )
-    exprs: list[str] = []
-    for col in windowed:
-        exprs += [f"coalesce({col}__t, 0)", f"coalesce({col}__t, 0) - coalesce({col}__back, 0)"]
-    decided = "cum_completed_ask__t + cum_declined__t + cum_no_response__t"
+    counts = ["asks", "asks_recent", "done", "done_recent", "declined", "declined_recent"]
+    counts += ["silent", "silent_recent", "pending"]
+    decided = "(done + declined + silent)"
+    exprs = [f"coalesce({c}, 0)" for c in counts]
     exprs += [
-        "coalesce(pending__t, 0)",
-        f"CASE WHEN {decided} > 0 THEN cum_completed_ask__t / ({decided}) END",
-        "days_between(last_ask__t, t)",
-        "days_between(last_completion__t, t)",
-        "coalesce(cum_unprompted__t, 0)",
-        "coalesce(cum_types__t, 0)",
+        f"CASE WHEN {decided} > 0 THEN done / {decided} END",
+        "days_between(last_ask, p.t)",
+        "days_between(last_done, p.t)",
+        "coalesce(unprompted, 0)",
+        "coalesce(kinds, 0)",
     ]
-    select = ", ".join(
-        f"CAST({e} AS DOUBLE) AS {n}" for e, n in zip(exprs, feature_names(settings), strict=True)
+    pairs = zip(exprs, feature_names(settings), strict=True)
+    select = ", ".join(f"CAST({e} AS DOUBLE) AS {name}" for e, name in pairs)
+    return con.sql(
+        f"""
+        WITH pts AS (SELECT DISTINCT contact_id, t FROM {points}),
+        seen AS (
+            SELECT p.contact_id, p.t, {", ".join(_aggregates(int(settings.windows.recent_days)))}
+            FROM pts p JOIN advocacy_activities a
+              ON a.contact_id = p.contact_id
+             AND seen_at(coalesce(a.requested_at, a.completed_at), p.t)
+            GROUP BY p.contact_id, p.t
+        )
+        SELECT p.contact_id, p.t, {select} FROM pts p LEFT JOIN seen USING (contact_id, t)
+        """
     )
-    return con.sql(f"SELECT contact_id, t, {select} FROM ({looked_up})")

@@ -63,7 +63,10 @@ def burnout_label_sql(as_of: date, settings: Settings) -> str:
     T = timestamp_sql(as_of)
     grid = snapshot_grid(as_of, settings)
     if not grid:
-        return f"SELECT {', '.join(f'NULL AS {c}' for c in BURNOUT_COLUMNS)} LIMIT 0"
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS contact_id, CAST(NULL AS VARCHAR) AS account_id, "
+            "CAST(NULL AS TIMESTAMP) AS t, CAST(NULL AS INTEGER) AS label LIMIT 0"
+        )
     grid_sql = ", ".join(f"(TIMESTAMP '{s.isoformat()} 00:00:00')" for s in grid)
     h = int(w.burnout_horizon_days)
     return f"""

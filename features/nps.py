@@ -1,8 +1,7 @@
 """NPS features: what the contact said last, how it is moving, and whether they explained it.
 
-A per-contact stream of responses before T carries running aggregates (count, mean of the
-last three, change from the previous score); each point takes the last response strictly
-before its t with one as-of look-up.
+Each point reads its contact's responses strictly before t (`seen_at`); the latest one is
+the arg-max by (responded_at, response_id), so ties break the same way everywhere.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from datetime import date
 import duckdb
 
 from advocacy_settings import Settings
-from features.engine import cached_table, lookup_at_bounds
-from features.state import as_of_date, timestamp_sql
 
 RECENT_RESPONSES = 3  # "mean of the last 3" is part of the feature's definition (its name)
 
@@ -30,44 +27,37 @@ FEATURE_NAMES = (
 )
 
 
-def nps_stream(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """Temp table: one row per (contact, responded_at) with running aggregates up to it."""
-    sql = f"""
-        SELECT contact_id, responded_at, score,
-               count(*) OVER o AS n_responses,
-               avg(score) OVER (o ROWS {RECENT_RESPONSES - 1} PRECEDING) AS mean_recent,
-               score - lag(score) OVER o AS change,
-               length(trim(comment)) AS comment_length
-        FROM nps_responses
-        WHERE seen_at(responded_at, {timestamp_sql(as_of)})
-        WINDOW o AS (PARTITION BY contact_id ORDER BY responded_at, response_id)
-        QUALIFY row_number() OVER (
-            PARTITION BY contact_id, responded_at ORDER BY response_id DESC) = 1
-    """
-    return cached_table(con, "nps_stream", f"nps|{as_of_date(as_of)}", sql)
-
-
 def nps_features(
     con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings
 ) -> duckdb.DuckDBPyRelation:
     """NPS features for every (contact_id, t) of the `points` table."""
-    stream = nps_stream(con, as_of)
-    cols = ("responded_at", "score", "n_responses", "mean_recent", "change", "comment_length")
-    looked_up = lookup_at_bounds(
-        points, "contact_id", stream, "responded_at", {"t": "{t}"}, {"t": cols}
-    )
     w = settings.windows
+    order = "(r.responded_at, r.response_id)"
     exprs = [
-        "score__t",
-        "days_between(responded_at__t, t)",
-        "mean_recent__t",
-        "change__t",
-        f"CASE WHEN score__t IS NOT NULL THEN score__t >= {int(w.nps_promoter_min)} END",
-        f"CASE WHEN score__t IS NOT NULL THEN score__t <= {int(w.nps_detractor_max)} END",
-        "coalesce(n_responses__t, 0)",
-        "CASE WHEN score__t IS NOT NULL THEN coalesce(comment_length__t, 0) > 0 END",
-        "CASE WHEN score__t IS NOT NULL THEN coalesce(comment_length__t, 0) END",
+        "latest",
+        "days_between(last_at, p.t)",
+        "list_avg(recent)",
+        "CASE WHEN len(recent) > 1 THEN recent[1] - recent[2] END",
+        f"CASE WHEN latest IS NOT NULL THEN latest >= {int(w.nps_promoter_min)} END",
+        f"CASE WHEN latest IS NOT NULL THEN latest <= {int(w.nps_detractor_max)} END",
+        "coalesce(responses, 0)",
+        "CASE WHEN latest IS NOT NULL THEN comment_length > 0 END",
+        "comment_length",
     ]
     pairs = zip(exprs, FEATURE_NAMES, strict=True)
     select = ", ".join(f"CAST({e} AS DOUBLE) AS {n}" for e, n in pairs)
-    return con.sql(f"SELECT contact_id, t, {select} FROM ({looked_up})")
+    return con.sql(
+        f"""
+        WITH pts AS (SELECT DISTINCT contact_id, t FROM {points}),
+        seen AS (
+            SELECT p.contact_id, p.t, count(*) AS responses, max(r.responded_at) AS last_at,
+                   arg_max(r.score, {order}) AS latest,
+                   arg_max(r.score, {order}, {RECENT_RESPONSES}) AS recent,
+                   arg_max(coalesce(length(trim(r.comment)), 0), {order}) AS comment_length
+            FROM pts p JOIN nps_responses r
+              ON r.contact_id = p.contact_id AND seen_at(r.responded_at, p.t)
+            GROUP BY p.contact_id, p.t
+        )
+        SELECT p.contact_id, p.t, {select} FROM pts p LEFT JOIN seen USING (contact_id, t)
+        """
+    )

@@ -38,7 +38,9 @@ class ReasonGroup:
     needs: tuple[str, ...]
 
 
-def _f(name: str, family: Family, group: str, description: str, dtype: DType = "numeric"):
+def _f(
+    name: str, family: Family, group: str, description: str, dtype: DType = "numeric"
+) -> FeatureSpec:
     return FeatureSpec(name, family, dtype, group, description)
 
 
@@ -253,7 +255,7 @@ class _Words(dict):
 
     Besides the usual specs ('.0f', ',.0f') a field may use:
     `updown` (relative change: 'up 40%', 'down 12%', 'flat'), `points` ('up 3 points'),
-    `pct` (0.6 -> '60%'), `ago` (days -> 'twelve days ago', '3 months ago'), `duration`
+    `pct` (0.6 -> '60%'), `ago` (days -> 'twelve days ago', 'three months ago'), `duration`
     (days -> '8 months'), `due` (days until -> 'in 45 days', '12 days overdue'), `money`
     ('$120k'), `a` (text with its article: 'an enterprise'), `#noun` (a count with its
     noun: '1 ask', '3 asks'; '#time' gives 'once', 'twice') and `?yes text|no text`.

@@ -3,16 +3,13 @@
 targets.md: a run at T sees only rows whose event time is strictly before T, and the same
 rules give the state at any earlier t used for a training row. Every feature, label and
 eligibility query reads these DuckDB macros (registered by `register_state`) instead of
-re-typing a comparison, so "before", "pending", "open" and "opted out" mean one thing.
+re-typing a comparison, so "before", "pending", "open" and "opted out" mean one thing:
+`ask_status_at(status, completed_at, t)`, `ticket_open_at(opened_at, closed_at, t)`,
+`csat_at(csat, closed_at, t)`, `opted_out_before(opt_out_at, t)`, `churned_before(...)`,
+the label rules `advocate_label(...)` and `burnout_event_in(...)`, and so on.
 
 Columns without an event time (`do_not_contact`, `persona`, `renewal_date`, ...) and the
 statuses `declined`, `no_response` and `cancelled` are taken as they are in the files.
-
-Two kinds of macro:
-- scalar rules, `ask_status_at(status, completed_at, t)` and friends, for one row at one t;
-- delta streams (table macros), the same rules written as +1/-1 events in time, so that a
-  running sum over the events strictly before t equals the scalar rule counted at t. The
-  feature engine as-of-joins those running sums; tests check the two forms agree.
 """
 
 from __future__ import annotations
@@ -39,6 +36,11 @@ SCALAR_MACROS: dict[str, tuple[str, str]] = {
     # Usage is read from a daily roll-up: a row at t sees the full days before date(t).
     "usage_day_limit": ("t", "CAST(t AS DATE)"),
     "days_span": ("n", "to_days(CAST(n AS INTEGER))"),
+    # In the n days before t: [t - n days, t).
+    "within_days": (
+        "ts, t, n_days",
+        "happened_before(ts, t) AND NOT happened_before(ts, t - days_span(n_days))",
+    ),
     "days_between": (
         "earlier, later",
         "(epoch(CAST(later AS TIMESTAMP)) - epoch(CAST(earlier AS TIMESTAMP))) "
@@ -59,11 +61,7 @@ SCALAR_MACROS: dict[str, tuple[str, str]] = {
         "status, completed_at, t",
         "status = 'completed' AND happened_before(completed_at, t)",
     ),
-    "asked_within": (
-        "requested_at, t, n_days",
-        "ask_made_before(requested_at, t) "
-        "AND NOT ask_made_before(requested_at, t - days_span(n_days))",
-    ),
+    "asked_within": ("requested_at, t, n_days", "within_days(requested_at, t, n_days)"),
     # Tickets: closed at or after t means open at t, and its CSAT not yet known.
     "ticket_open_at": (
         "opened_at, closed_at, t",
@@ -91,53 +89,12 @@ SCALAR_MACROS: dict[str, tuple[str, str]] = {
     ),
 }
 
-TABLE_MACROS: dict[str, tuple[str, str]] = {
-    # One row per ticket event seen at as_of: the opening (+1 open) and the closing (-1 open,
-    # CSAT becomes known). open_at(t) = sum(opened - closed) over rows with ts < t.
-    "ticket_deltas": (
-        "as_of",
-        """
-        SELECT account_id, opened_at AS ts, priority, 1 AS opened, 0 AS closed,
-               NULL::BIGINT AS csat
-        FROM support_tickets WHERE seen_at(opened_at, as_of)
-        UNION ALL
-        SELECT account_id, closed_at AS ts, priority, 0 AS opened, 1 AS closed,
-               csat_at(csat, closed_at, as_of) AS csat
-        FROM support_tickets WHERE seen_at(closed_at, as_of)
-        """,
-    ),
-    # One row per ask (at requested_at) and per completion (at completed_at) seen at as_of.
-    # pending_at(t) = sum(pending_from - pending_until) over rows with ts < t.
-    "advocacy_deltas": (
-        "as_of",
-        """
-        SELECT contact_id, requested_at AS ts, activity_type,
-               1 AS asked,
-               CAST(ask_status_at(status, completed_at, requested_at) = 'pending' AS INT)
-                   AS pending_from,
-               0 AS pending_until,
-               CAST(status = 'declined' AS INT) AS declined,
-               CAST(status = 'no_response' AS INT) AS no_response,
-               0 AS completed, 0 AS completed_ask, 0 AS unprompted
-        FROM advocacy_activities WHERE seen_at(requested_at, as_of)
-        UNION ALL
-        SELECT contact_id, completed_at AS ts, activity_type,
-               0, 0, CAST(requested_at IS NOT NULL AS INT), 0, 0,
-               1, CAST(requested_at IS NOT NULL AS INT), CAST(requested_at IS NULL AS INT)
-        FROM advocacy_activities
-        WHERE activity_completed_before(status, completed_at, as_of)
-        """,
-    ),
-}
-
 
 def register_state(con: duckdb.DuckDBPyConnection) -> None:
-    """Define the state-at-t macros on `con` (idempotent; needs the input views for streams)."""
+    """Define the state-at-t macros on `con` (idempotent)."""
     for name, (params, body) in SCALAR_MACROS.items():
         con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({params}) AS ({body})")
-    for name, (params, body) in TABLE_MACROS.items():
-        con.execute(f"CREATE OR REPLACE TEMP MACRO {name}({params}) AS TABLE {body}")
-    log.debug("registered %d state macros", len(SCALAR_MACROS) + len(TABLE_MACROS))
+    log.debug("registered %d state macros", len(SCALAR_MACROS))
 
 
 def as_of_date(as_of: date | datetime | str) -> date:

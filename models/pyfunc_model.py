@@ -92,11 +92,14 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Raw-score (log-odds) contributions per feature plus `bias`; rows sum to the raw score."""
+        columns = [*self.features, BIAS_COLUMN]
+        if len(X) == 0:
+            return pd.DataFrame(columns=columns, index=X.index, dtype="float64")
         booster = self.classifier.booster_
         values = booster.predict(
             self.encode(X), pred_contrib=True, num_iteration=booster.best_iteration or None
         )
-        return pd.DataFrame(values, columns=[*self.features, BIAS_COLUMN], index=X.index)
+        return pd.DataFrame(values, columns=columns, index=X.index)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
         """pyfunc entry point: raw feature columns -> calibrated probabilities."""

@@ -41,6 +41,7 @@ SQLITE_PREFIX = "sqlite:///"
 INPUT_EXAMPLE_ROWS = 5
 HASH_CHUNK_BYTES = 1 << 20
 REASON_MAX_CHARS = 300
+PARAM_MAX_CHARS = 6000  # MLflow's limit on a param value
 PARAM_KEY = re.compile(r"[\w\-. :/]+")  # what MLflow accepts in a param name
 # What the pyfunc needs to load elsewhere (the `models` package itself must be importable).
 MODEL_REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle")
@@ -146,7 +147,8 @@ def _flatten(prefix: str, value: Any) -> dict[str, str]:
         for key, sub in value.items():
             out.update(_flatten(f"{prefix}.{key}", sub))
         return out
-    return {prefix: json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)}
+    text = json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
+    return {prefix: text[:PARAM_MAX_CHARS]}  # the full values are in the JSON artifacts
 
 
 def run_params(fitted: FittedTarget, settings: Settings) -> dict[str, str]:
@@ -305,6 +307,7 @@ def log_and_promote(
     with mlflow.start_run(run_name=f"{fitted.target}-{as_of}") as run:
         mlflow.set_tags({"target": fitted.target, "as_of": str(as_of), "model_name": model_name})
         mlflow.log_params(run_params(fitted, settings))
+        mlflow.log_params(_flatten("data", json.loads(json.dumps(data_fingerprint, default=str))))
         mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
         _log_artifacts(fitted, model_name, as_of, data_fingerprint)
         version = _log_model(fitted, model_name)

@@ -73,6 +73,7 @@ def test_first_training_registers_both_and_sets_champion(store, good):
             assert run.data.metrics[key] == pytest.approx(outcome.metrics[key])
         assert run.data.params["split.holdout_start"] == str(fitted.split.holdout_start)
         assert run.data.params["best_iteration"] == str(fitted.best_iteration)
+        assert run.data.params["data.inputs.contacts.sha256"] == "ab12"
         assert run.data.tags["promotion.promoted"] == "true"
         files = {a.path for a in client.list_artifacts(outcome.run_id)}
         assert {"model_card.md", "features.json", "holdout.parquet", "plots"} <= files

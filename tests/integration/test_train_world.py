@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 CONTACTS = 40_000  # burnout needs it: at 20k its holdout is 3 snapshots and AUC swings ±0.03
 SEED = 7
 AS_OF = date(2026, 11, 23)
-CLEAR_MARGIN = 0.04  # measured over seeds 1, 2, 7: +0.07..0.09 (advocate), +0.06..0.07 (burnout)
+CLEAR_MARGIN = 0.04  # measured over seeds 1, 2, 7: +0.08..0.09 (advocate), +0.07 (burnout)
 
 
 @pytest.fixture(scope="module")

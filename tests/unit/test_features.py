@@ -217,3 +217,13 @@ def test_eligibility_facts_opt_out_and_recent_ask_edges(tmp_path):
     assert facts.loc["before", "opted_out"] and not facts.loc["at_t", "opted_out"]
     assert facts.loc["at_t", "do_not_contact"]
     assert facts.loc["before", "asks_recent"] == 1 and facts.loc["at_t", "asks_recent"] == 0
+
+
+def test_a_world_with_no_history_still_builds(tmp_path):
+    con = one_contact_world().connect(tmp_path)
+    scoring = build.build_scoring(con, T, SETTINGS)
+    assert scoring["contact_id"].tolist() == ["C1"] and scoring["usage_events_90d"].item() == 0
+    for builder in (build.build_advocate_training, build.build_burnout_training):
+        frame = builder(con, T, SETTINGS)
+        assert frame.empty and "label" in frame.columns and "nps_latest" in frame.columns
+    assert len(build.build_eligibility_facts(con, T, SETTINGS)) == 1

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from advocacy_settings import Settings
+from advocacy_settings import Settings, WindowSettings
 from features import labels
 from tests.unit.test_features_world import T_TS, T, World
 
@@ -164,3 +164,10 @@ def test_unprompted_acts_are_completed_before_t(tmp_path):
     acts = labels.unprompted_acts(w.connect(tmp_path), T)
     assert acts["activity_id"].tolist() == ["before"]
     assert list(acts.columns) == ["contact_id", "activity_id", "activity_type", "completed_at"]
+
+
+def test_no_snapshot_fits_gives_no_burnout_rows(tmp_path):
+    settings = Settings(windows=WindowSettings(burnout_lookback_days=60))
+    assert labels.snapshot_grid(T, settings) == []
+    rows = labels.burnout_label_rows(_burnout_world().connect(tmp_path), T, settings)
+    assert rows.empty and list(rows.columns) == list(labels.BURNOUT_COLUMNS)

@@ -161,6 +161,12 @@ def test_contributions_sum_to_the_raw_score(fitted):
     np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), raw, rtol=1e-6, atol=1e-9)
 
 
+def test_empty_input_gives_empty_output(fitted):
+    empty = fitted.holdout_features.head(0)
+    assert fitted.model.predict_proba(empty).shape == (0,)
+    assert list(fitted.model.contributions(empty).columns) == [*FEATURES, "bias"]
+
+
 def test_figures_are_produced(fitted):
     assert set(fitted.figures) == {"roc_pr.png", "calibration.png", "lift.png", "importance.png"}
     assert fitted.importance.index[0] == "nps_latest"
