@@ -47,7 +47,7 @@ class WindowSettings(_Frozen):
 
 
 class EligibilitySettings(_Frozen):
-    """Who must not be asked now. Rules are applied in this order; the first that applies is the reason."""
+    """Who must not be asked now. Rules run in order; the first that applies is the reason."""
 
     recent_ask_days: int = Field(30, ge=0, description="no ask within this many days before as_of")
     max_detractor_nps: int = Field(6, description="latest NPS at or below this blocks the ask")

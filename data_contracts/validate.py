@@ -353,7 +353,7 @@ def validate_folder(
         raise ValueError(f"unknown tables {unknown}; the contract has {sorted(TABLES)}")
     start = time.perf_counter()
     data_dir = Path(data_dir)
-    docs_dir = Path(docs_dir if docs_dir is not None else settings.validation.data_docs_dir).resolve()
+    docs_dir = Path(docs_dir or settings.validation.data_docs_dir).resolve()
     con = _connect()
     try:
         files = {name: locate(con, data_dir, table) for name, table in TABLES.items()}

@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advocacy", description="Whom to ask for advocacy this week, and whom to leave alone."
     )
-    parser.add_argument("--config", type=Path, help="settings YAML (default: config/advocacy.yaml if present)")
+    parser.add_argument(
+        "--config", type=Path, help="settings YAML (default: config/advocacy.yaml if present)"
+    )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="progress logging, and tracebacks on failure"
     )
@@ -44,17 +46,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write a synthetic data folder that honours inputs.md")
     gen.add_argument("--out", type=Path, required=True, help="folder to write the six tables into")
-    gen.add_argument("--contacts", type=_positive_int, default=5000, help="number of contacts (default 5000)")
+    gen.add_argument(
+        "--contacts", type=_positive_int, default=5000, help="number of contacts (default 5000)"
+    )
     gen.add_argument("--seed", type=int, default=0, help="random seed (same seed, same files)")
-    gen.add_argument("--as-of", type=_date, help="end of the generated history (default: today, UTC)")
+    gen.add_argument(
+        "--as-of", type=_date, help="end of the generated history (default: today, UTC)"
+    )
     gen.add_argument("--format", choices=("parquet", "csv"), default="parquet")
-    gen.add_argument("--future-days", type=int, default=0, help="also write rows up to N days after --as-of")
+    gen.add_argument(
+        "--future-days", type=int, default=0, help="also write rows up to N days after --as-of"
+    )
 
     val = sub.add_parser("validate", help="run every data contract and print a per-table report")
     _data_args(val, as_of_required=False)
     val.add_argument("--docs-dir", type=Path, help="where GX Data Docs go (default: ./validation)")
 
-    tr = sub.add_parser("train", help="build features, train both models, register, promote champions")
+    tr = sub.add_parser(
+        "train", help="build features, train both models, register, promote champions"
+    )
     _data_args(tr)
 
     for name, text in (
@@ -63,11 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = sub.add_parser(name, help=text)
         _data_args(p)
-        p.add_argument("--out", type=Path, help="publish here (default: output/<as_of>/ + output/latest)")
+        p.add_argument(
+            "--out", type=Path, help="publish here (default: output/<as_of>/ + output/latest)"
+        )
 
-    srv = sub.add_parser("serve", help="serve the weekly flow as a Prefect deployment on a cron schedule")
-    srv.add_argument("--data", type=Path, required=True, help="data folder read by every scheduled run")
-    srv.add_argument("--out", type=Path, help="publish folder (default: output/<as_of>/ + output/latest)")
+    srv = sub.add_parser(
+        "serve", help="serve the weekly flow as a Prefect deployment on a cron schedule"
+    )
+    srv.add_argument(
+        "--data", type=Path, required=True, help="data folder read by every scheduled run"
+    )
+    srv.add_argument(
+        "--out", type=Path, help="publish folder (default: output/<as_of>/ + output/latest)"
+    )
     srv.add_argument("--cron", help="cron schedule (default from settings: Monday 06:00 UTC)")
     return parser
 
@@ -134,7 +152,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from advocacy_settings import load_settings
     from pipelines.deploy import serve
 
-    serve(args.data, load_settings(args.config), out_dir=args.out, cron=args.cron, config_path=_config(args))
+    serve(
+        args.data,
+        load_settings(args.config),
+        out_dir=args.out,
+        cron=args.cron,
+        config_path=_config(args),
+    )
     return EXIT_OK
 
 
@@ -185,7 +209,9 @@ def _quiet_third_parties(verbose: bool) -> None:
     """Libraries log to the console only when asked (-v); failures get our one line instead."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL")
+    os.environ.setdefault(
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL"
+    )
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.setdefault("MPLBACKEND", "Agg")
@@ -197,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose)
     try:
         return COMMANDS[args.command](args)
-    except Exception as exc:  # noqa: BLE001 - the CLI is the one place that turns errors into exit codes
+    except Exception as exc:
         return _report_failure(exc, args.verbose)
 
 

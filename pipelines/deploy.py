@@ -1,4 +1,4 @@
-"""Serve the weekly flow as a Prefect deployment on a cron schedule (Monday 06:00 UTC by default)."""
+"""Serve the weekly flow as a Prefect deployment on a cron schedule (Mondays 06:00 UTC)."""
 
 from __future__ import annotations
 

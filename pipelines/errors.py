@@ -10,9 +10,9 @@ EXIT_CONTRACT, EXIT_FAILURE = 1, 3
 
 
 def describe(exc: BaseException) -> tuple[int, str, str | None]:
-    from pipelines.flows import ContractViolation
+    from pipelines.flows import ContractError
 
-    if isinstance(exc, ContractViolation):
+    if isinstance(exc, ContractError):
         return EXIT_CONTRACT, str(exc), exc.report.to_text()
     if isinstance(exc, DataFolderError):
         return EXIT_CONTRACT, str(exc), None

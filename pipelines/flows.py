@@ -39,7 +39,7 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
         state.result()
     except TRANSIENT as exc:
         return not isinstance(exc, FileNotFoundError)
-    except BaseException:  # noqa: BLE001 - anything else is deterministic: fail now
+    except BaseException:
         return False
     return False
 
@@ -48,7 +48,7 @@ IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn"
 TARGETS = ("advocate", "burnout")
 
 
-class ContractViolation(Exception):
+class ContractError(Exception):
     """The inputs broke a data contract: the run stops before features, nothing is published."""
 
     def __init__(self, report: Any) -> None:
@@ -79,7 +79,7 @@ def check_contracts(data_dir: Path, as_of: date, settings: Settings) -> Any:
         key="data-contracts", markdown=f"```\n{report.to_text()}\n```", description="GX contracts"
     )
     if not report.ok:
-        raise ContractViolation(report)
+        raise ContractError(report)
     return report
 
 
@@ -147,7 +147,11 @@ def score_and_rank(
 
 @task(name="shortlist", cache_policy=NO_CACHE)
 def make_shortlist(
-    data_dir: Path, ranked: pd.DataFrame, rows: dict[str, pd.DataFrame], as_of: date, settings: Settings
+    data_dir: Path,
+    ranked: pd.DataFrame,
+    rows: dict[str, pd.DataFrame],
+    as_of: date,
+    settings: Settings,
 ) -> pd.DataFrame:
     top = ranking.shortlist(ranked, settings)
     con = connect(data_dir)
@@ -155,13 +159,17 @@ def make_shortlist(
         details = score.contact_details(con, top["contact_id"].tolist())
     finally:
         con.close()
-    suggested = activity.suggest_activity(rows["decided_asks"], rows["unprompted"], details, settings)
+    suggested = activity.suggest_activity(
+        rows["decided_asks"], rows["unprompted"], details, settings
+    )
     return score.candidates_table(top, details, suggested, as_of)
 
 
 # ---------------------------------------------------------------- flows
 @flow(name="train-advocacy")
-def train_flow(data_dir: str, as_of: str | None = None, config_path: str | None = None) -> list[Any]:
+def train_flow(
+    data_dir: str, as_of: str | None = None, config_path: str | None = None
+) -> list[Any]:
     """Build training rows, fit both models, log to MLflow, promote champions that earn it."""
     settings, day, data = _setup(data_dir, as_of, config_path)
     check_contracts(data, day, settings)
@@ -171,7 +179,10 @@ def train_flow(data_dir: str, as_of: str | None = None, config_path: str | None 
 
 @flow(name="score-advocacy")
 def score_flow(
-    data_dir: str, as_of: str | None = None, out_dir: str | None = None, config_path: str | None = None
+    data_dir: str,
+    as_of: str | None = None,
+    out_dir: str | None = None,
+    config_path: str | None = None,
 ) -> str:
     """Score with the current champions and publish; no training."""
     settings, day, data = _setup(data_dir, as_of, config_path)
@@ -182,7 +193,10 @@ def score_flow(
 
 @flow(name="weekly-advocacy")
 def weekly_flow(
-    data_dir: str, as_of: str | None = None, out_dir: str | None = None, config_path: str | None = None
+    data_dir: str,
+    as_of: str | None = None,
+    out_dir: str | None = None,
+    config_path: str | None = None,
 ) -> str:
     """The weekly job: validate, features, train, score, publish."""
     settings, day, data = _setup(data_dir, as_of, config_path)
@@ -192,7 +206,9 @@ def weekly_flow(
     return str(_score_and_publish(data, day, settings, inputs, report, out_dir))
 
 
-def _setup(data_dir: str, as_of: str | None, config_path: str | None) -> tuple[Settings, date, Path]:
+def _setup(
+    data_dir: str, as_of: str | None, config_path: str | None
+) -> tuple[Settings, date, Path]:
     settings = load_settings(config_path)
     tracking.configure_tracking(settings)
     day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()

@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 
 FILES = ("scores.parquet", "candidates.csv", "report.html", "run.json")
 TITLES = {"advocate": "Advocacy propensity", "burnout": "Burnout risk"}
-COMPARED = (("model", "LightGBM (this model)"), ("nps", "Latest-NPS rule"), ("logreg", "Logistic regression"))
+COMPARED = (
+    ("model", "LightGBM (this model)"),
+    ("nps", "Latest-NPS rule"),
+    ("logreg", "Logistic regression"),
+)
 
 
 def _pipeline_version() -> str:
@@ -40,7 +44,11 @@ def champion_summary(target: str, name: str, model_version: int) -> dict[str, An
     metrics = client.get_run(mv.run_id).data.metrics
     rows = []
     for key, label in COMPARED:
-        m = {k.removeprefix(f"holdout_{key}_"): v for k, v in metrics.items() if k.startswith(f"holdout_{key}_")}
+        m = {
+            k.removeprefix(f"holdout_{key}_"): v
+            for k, v in metrics.items()
+            if k.startswith(f"holdout_{key}_")
+        }
         if m:
             rows.append(
                 {
@@ -87,11 +95,18 @@ class RunBundle:
     inputs: list[dict[str, Any]]
     contracts: dict[str, Any]
     settings: Settings
-    generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    generated_at: str = field(
+        default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
+    )
 
     @classmethod
-    def assemble(cls, *, as_of, ranked, candidates, champions, inputs, contracts, settings) -> RunBundle:
-        names = {"advocate": settings.tracking.advocate_model_name, "burnout": settings.tracking.burnout_model_name}
+    def assemble(
+        cls, *, as_of, ranked, candidates, champions, inputs, contracts, settings
+    ) -> RunBundle:
+        names = {
+            "advocate": settings.tracking.advocate_model_name,
+            "burnout": settings.tracking.burnout_model_name,
+        }
         models = [champion_summary(t, names[t], champions[t][1]) for t in ("advocate", "burnout")]
         versions = {m["name"]: m["version"] for m in models}
         return cls(
@@ -110,7 +125,9 @@ class RunBundle:
         self.candidates.to_csv(folder / "candidates.csv", index=False, encoding="utf-8")
         (folder / "report.html").write_text(self._report_html(), encoding="utf-8")
         manifest = self.manifest({f: folder / f for f in FILES[:-1]})
-        (folder / "run.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+        (folder / "run.json").write_text(
+            json.dumps(manifest, indent=2, default=str), encoding="utf-8"
+        )
 
     def _report_html(self) -> str:
         s = self.settings
@@ -137,7 +154,11 @@ class RunBundle:
             "contracts": self.contracts,
             "models": [
                 {k: m[k] for k in ("target", "name", "version", "run_id")}
-                | {"holdout_metrics": {k: v for k, v in m["metrics"].items() if k.startswith("holdout_")}}
+                | {
+                    "holdout_metrics": {
+                        k: v for k, v in m["metrics"].items() if k.startswith("holdout_")
+                    }
+                }
                 for m in self.models
             ],
             "counts": {
@@ -156,7 +177,8 @@ class RunBundle:
         lines = [
             f"# Advocacy list as of {self.as_of}",
             f"- published to `{published}`",
-            f"- scored {len(self.scores):,} contacts, {int(self.scores['eligible'].sum()):,} eligible, "
+            f"- scored {len(self.scores):,} contacts, "
+            f"{int(self.scores['eligible'].sum()):,} eligible, "
             f"{len(self.candidates)} on the list",
         ]
         lines += [f"- {m['title']}: `{m['name']}` v{m['version']}" for m in self.models]

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 LATEST = "latest"
 
 
-def resolve_out_dir(out_dir: str | Path | None, as_of: date, output_root: str | Path) -> tuple[Path, bool]:
+def resolve_out_dir(
+    out_dir: str | Path | None, as_of: date, output_root: str | Path
+) -> tuple[Path, bool]:
     """(folder to publish into, whether to point `<root>/latest` at it)."""
     if out_dir is not None:
         return Path(out_dir), False
@@ -36,7 +38,9 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def publish_atomically(target: Path, write: Callable[[Path], None], *, point_latest: bool = False) -> Path:
+def publish_atomically(
+    target: Path, write: Callable[[Path], None], *, point_latest: bool = False
+) -> Path:
     """Run `write(tmp_dir)` and swap the finished folder into `target`.
 
     On any failure the temporary folder is removed and `target` is left as it was.

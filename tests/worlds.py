@@ -18,11 +18,13 @@ CUT_SQL = {
     "AS advocacy_opt_out_at) FROM contacts WHERE created_at < $t",
     "nps_responses": "SELECT * FROM nps_responses WHERE responded_at < $t",
     "usage_events": "SELECT * FROM usage_events WHERE occurred_at < $t",
-    "support_tickets": "SELECT * REPLACE (CASE WHEN closed_at < $t THEN closed_at END AS closed_at, "
-    "CASE WHEN closed_at < $t THEN csat END AS csat) FROM support_tickets WHERE opened_at < $t",
-    "advocacy_activities": "SELECT * REPLACE (CASE WHEN status = 'completed' AND completed_at >= $t "
-    "THEN 'pending' ELSE status END AS status, CASE WHEN completed_at < $t THEN completed_at END "
-    "AS completed_at) FROM advocacy_activities WHERE coalesce(requested_at, completed_at) < $t",
+    "support_tickets": "SELECT * REPLACE (CASE WHEN closed_at < $t THEN closed_at END "
+    "AS closed_at, CASE WHEN closed_at < $t THEN csat END AS csat) FROM support_tickets "
+    "WHERE opened_at < $t",
+    "advocacy_activities": "SELECT * REPLACE (CASE WHEN status = 'completed' "
+    "AND completed_at >= $t THEN 'pending' ELSE status END AS status, CASE WHEN completed_at < $t "
+    "THEN completed_at END AS completed_at) FROM advocacy_activities "
+    "WHERE coalesce(requested_at, completed_at) < $t",
 }
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -135,16 +134,32 @@ def test_score_with_champions_ignores_rows_after_as_of(trained, world_dir, as_of
     outs = {}
     for name, folder in (("full", full), ("cut", cut)):
         outs[name] = tmp_path / f"out-{name}"
-        code = main(["score", "--data", str(folder), "--as-of", as_of.isoformat(), "--out", str(outs[name])])
+        code = main(
+            ["score", "--data", str(folder), "--as-of", as_of.isoformat(), "--out", str(outs[name])]
+        )
         assert code == 0
     a = pd.read_parquet(outs["full"] / "scores.parquet")
     b = pd.read_parquet(outs["cut"] / "scores.parquet")
     pd.testing.assert_frame_equal(a, b)
-    assert (outs["full"] / "candidates.csv").read_bytes() == (outs["cut"] / "candidates.csv").read_bytes()
+    assert (outs["full"] / "candidates.csv").read_bytes() == (
+        outs["cut"] / "candidates.csv"
+    ).read_bytes()
 
 
-def test_score_without_champion_fails_with_one_clear_line(world_dir, as_of, mlflow_store, prefect_harness, tmp_path, capsys):
-    code = main(["score", "--data", str(world_dir), "--as-of", as_of.isoformat(), "--out", str(tmp_path / "o")])
+def test_score_without_champion_fails_with_one_clear_line(
+    world_dir, as_of, mlflow_store, prefect_harness, tmp_path, capsys
+):
+    code = main(
+        [
+            "score",
+            "--data",
+            str(world_dir),
+            "--as-of",
+            as_of.isoformat(),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert code == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "champion" in err[0]

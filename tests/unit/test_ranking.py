@@ -56,7 +56,7 @@ def test_first_applicable_reason_wins():
     facts = _facts(do_not_contact=True, opted_out=True, latest_nps=2.0, blocking_tickets=3)
     ranked = rank_population(_scores([("C1", "A1", 0.5, 0.1)]), facts, Settings())
     assert ranked.loc[0, "ineligible_reason"] == "do_not_contact"
-    assert [name for name, _ in ELIGIBILITY_RULES][0] == "do_not_contact"
+    assert next(name for name, _ in ELIGIBILITY_RULES) == "do_not_contact"
 
 
 def test_detractor_threshold_comes_from_settings():
