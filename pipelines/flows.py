@@ -104,14 +104,22 @@ def publish_run(bundle: outputs.RunBundle, out_dir: Path | None, settings: Setti
 
 
 # ---------------------------------------------------------------- tasks: pure logic
-@task(name="build-training-rows", cache_policy=NO_CACHE)
-def build_training_rows(data_dir: Path, as_of: date, settings: Settings) -> dict[str, pd.DataFrame]:
+@task(name="build-feature-rows", cache_policy=NO_CACHE)
+def build_feature_rows(
+    data_dir: Path, as_of: date, settings: Settings, *, training: bool, scoring: bool = True
+) -> dict[str, pd.DataFrame]:
+    """Training and/or scoring rows from one connection, so usage is rolled up once."""
     con = connect(data_dir)
     try:
-        return {
-            "advocate": feature_build.build_advocate_training(con, as_of, settings),
-            "burnout": feature_build.build_burnout_training(con, as_of, settings),
-        }
+        rows: dict[str, pd.DataFrame] = {}
+        if training:
+            rows["advocate"] = feature_build.build_advocate_training(con, as_of, settings)
+            rows["burnout"] = feature_build.build_burnout_training(con, as_of, settings)
+        if scoring:
+            rows["features"] = feature_build.build_scoring(con, as_of, settings)
+            rows["facts"] = feature_build.build_eligibility_facts(con, as_of, settings)
+            rows.update(activity.history(con, as_of, settings))
+        return rows
     finally:
         con.close()
 
@@ -119,19 +127,6 @@ def build_training_rows(data_dir: Path, as_of: date, settings: Settings) -> dict
 @task(name="fit-model", cache_policy=NO_CACHE)
 def fit_model(frame: pd.DataFrame, target: str, settings: Settings) -> Any:
     return fit_target(frame, target, settings)
-
-
-@task(name="build-scoring-rows", cache_policy=NO_CACHE)
-def build_scoring_rows(data_dir: Path, as_of: date, settings: Settings) -> dict[str, pd.DataFrame]:
-    con = connect(data_dir)
-    try:
-        return {
-            "features": feature_build.build_scoring(con, as_of, settings),
-            "facts": feature_build.build_eligibility_facts(con, as_of, settings),
-            **activity.history(con, as_of, settings),
-        }
-    finally:
-        con.close()
 
 
 @task(name="score-and-rank", cache_policy=NO_CACHE)
@@ -174,7 +169,8 @@ def train_flow(
     settings, day, data = _setup(data_dir, as_of, config_path)
     check_contracts(data, day, settings)
     inputs = profile_inputs(data, day)
-    return _train(data, day, settings, inputs)
+    rows = build_feature_rows(data, day, settings, training=True, scoring=False)
+    return _train(rows, day, settings, inputs)
 
 
 @flow(name="score-advocacy")
@@ -188,7 +184,8 @@ def score_flow(
     settings, day, data = _setup(data_dir, as_of, config_path)
     report = check_contracts(data, day, settings)
     inputs = profile_inputs(data, day)
-    return str(_score_and_publish(data, day, settings, inputs, report, out_dir))
+    rows = build_feature_rows(data, day, settings, training=False)
+    return str(_score_and_publish(data, rows, day, settings, inputs, report, out_dir))
 
 
 @flow(name="weekly-advocacy")
@@ -202,8 +199,9 @@ def weekly_flow(
     settings, day, data = _setup(data_dir, as_of, config_path)
     report = check_contracts(data, day, settings)
     inputs = profile_inputs(data, day)
-    _train(data, day, settings, inputs)
-    return str(_score_and_publish(data, day, settings, inputs, report, out_dir))
+    rows = build_feature_rows(data, day, settings, training=True)
+    _train(rows, day, settings, inputs)
+    return str(_score_and_publish(data, rows, day, settings, inputs, report, out_dir))
 
 
 def _setup(
@@ -215,8 +213,9 @@ def _setup(
     return settings, day, Path(data_dir)
 
 
-def _train(data: Path, day: date, settings: Settings, inputs: list[dict]) -> list[Any]:
-    frames = build_training_rows(data, day, settings)
+def _train(
+    frames: dict[str, pd.DataFrame], day: date, settings: Settings, inputs: list[dict]
+) -> list[Any]:
     fingerprint = {"as_of": day.isoformat(), "inputs": {p["table"]: p for p in inputs}}
     outcomes = []
     for target in TARGETS:
@@ -231,10 +230,15 @@ def _train(data: Path, day: date, settings: Settings, inputs: list[dict]) -> lis
 
 
 def _score_and_publish(
-    data: Path, day: date, settings: Settings, inputs: list[dict], report: Any, out_dir: str | None
+    data: Path,
+    rows: dict[str, pd.DataFrame],
+    day: date,
+    settings: Settings,
+    inputs: list[dict],
+    report: Any,
+    out_dir: str | None,
 ) -> Path:
     champions = load_champions(settings)
-    rows = build_scoring_rows(data, day, settings)
     ranked = score_and_rank(rows, champions, settings)
     candidates = make_shortlist(data, ranked, rows, day, settings)
     bundle = outputs.RunBundle.assemble(
