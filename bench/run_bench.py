@@ -72,7 +72,9 @@ def stage(name: str, fn: Callable[[], Any], rows: Callable[[Any], int]) -> Any:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--contacts", type=int, default=100_000)
     ap.add_argument("--data", type=Path, help="existing data folder (skips generation)")
     ap.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 23))
@@ -89,8 +91,11 @@ def main() -> None:
         from synthetic.world import generate
 
         data = work / "data"
-        stage("generate", lambda: generate(data, contacts=args.contacts, seed=args.seed, as_of=args.as_of),
-              lambda rows: sum(rows.values()))  # fmt: skip
+        stage(
+            "generate",
+            lambda: generate(data, contacts=args.contacts, seed=args.seed, as_of=args.as_of),
+            lambda rows: sum(rows.values()),
+        )
     run_stages(data, args.as_of, settings, work, args.skip)
     save(args, data)
 
@@ -105,34 +110,68 @@ def run_stages(data: Path, as_of: date, settings: Any, work: Path, skip: list[st
     if "validate" not in skip:
         from data_contracts.validate import validate_folder
 
-        stage("validate (GX, all tables)", lambda: validate_folder(data, settings, docs_dir=work / "docs", as_of=as_of),
-              lambda r: sum(t.rows for t in r.tables))  # fmt: skip
-    stage("floor: daily usage roll-up",
-          lambda: con.execute("CREATE OR REPLACE TEMP TABLE _floor AS SELECT contact_id, "
-                              "CAST(occurred_at AS DATE) AS d, event, count(*) AS n FROM usage_events "
-                              f"WHERE occurred_at < TIMESTAMP '{as_of}' GROUP BY ALL").fetchall(),
-          lambda _: n_events)  # fmt: skip
+        stage(
+            "validate (GX, all tables)",
+            lambda: validate_folder(data, settings, docs_dir=work / "docs", as_of=as_of),
+            lambda r: sum(t.rows for t in r.tables),
+        )
+    floor_sql = (
+        "CREATE OR REPLACE TEMP TABLE _floor AS SELECT contact_id, CAST(occurred_at AS DATE) AS d, "
+        f"event, count(*) AS n FROM usage_events WHERE occurred_at < TIMESTAMP '{as_of}' "
+        "GROUP BY ALL"
+    )
+    stage("floor: daily usage roll-up", lambda: con.execute(floor_sql), lambda _: n_events)
     con.execute("DROP TABLE IF EXISTS _floor")
-    adv = stage("features: advocate training", lambda: build.build_advocate_training(con, as_of, settings), len)
-    burn = stage("features: burnout training", lambda: build.build_burnout_training(con, as_of, settings), len)
-    scoring = stage("features: scoring rows", lambda: build.build_scoring(con, as_of, settings), len)
-    facts = stage("features: eligibility facts", lambda: build.build_eligibility_facts(con, as_of, settings), len)
+    adv = stage(
+        "features: advocate training",
+        lambda: build.build_advocate_training(con, as_of, settings),
+        len,
+    )
+    burn = stage(
+        "features: burnout training",
+        lambda: build.build_burnout_training(con, as_of, settings),
+        len,
+    )
+    scoring = stage(
+        "features: scoring rows", lambda: build.build_scoring(con, as_of, settings), len
+    )
+    facts = stage(
+        "features: eligibility facts",
+        lambda: build.build_eligibility_facts(con, as_of, settings),
+        len,
+    )
     from models.train import fit_target
 
     fits = {}
     for target, frame in (("advocate", adv), ("burnout", burn)):
-        fits[target] = stage(f"train: {target}", lambda f=frame, t=target: fit_target(f, t, settings), lambda _, f=frame: len(f))
+        fits[target] = stage(
+            f"train: {target}",
+            lambda f=frame, t=target: fit_target(f, t, settings),
+            lambda _, f=frame: len(f),
+        )
     models = {t: f.model for t, f in fits.items()}
-    scored = stage("score + reasons", lambda: score.score_population(scoring, models["advocate"], models["burnout"], settings), len)
-    ranked = stage("eligibility + rank", lambda: ranking.rank_population(scored, facts, settings), len)
-    stage("shortlist + suggested activity", lambda: _shortlist(con, ranked, as_of, settings, activity, ranking, score), len)
+    scored = stage(
+        "score + reasons",
+        lambda: score.score_population(scoring, models["advocate"], models["burnout"], settings),
+        len,
+    )
+    ranked = stage(
+        "eligibility + rank", lambda: ranking.rank_population(scored, facts, settings), len
+    )
+    stage(
+        "shortlist + suggested activity",
+        lambda: _shortlist(con, ranked, as_of, settings, activity, ranking, score),
+        len,
+    )
 
 
 def _shortlist(con, ranked, as_of, settings, activity, ranking, score):
     top = ranking.shortlist(ranked, settings)
     details = score.contact_details(con, top["contact_id"].tolist())
     hist = activity.history(con, as_of, settings)
-    suggested = activity.suggest_activity(hist["decided_asks"], hist["unprompted"], details, settings)
+    suggested = activity.suggest_activity(
+        hist["decided_asks"], hist["unprompted"], details, settings
+    )
     return score.candidates_table(top, details, suggested, as_of)
 
 
@@ -145,7 +184,11 @@ def save(args: argparse.Namespace, data: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     path = out / f"{stamp}-{args.contacts}.json"
-    path.write_text(json.dumps({"date": stamp, "data": str(data), "machine": machine, "stages": RESULTS}, indent=2))
+    path.write_text(
+        json.dumps(
+            {"date": stamp, "data": str(data), "machine": machine, "stages": RESULTS}, indent=2
+        )
+    )
     total = sum(r["seconds"] for r in RESULTS if r["stage"] != "generate")
     print(f"total (without generate): {total:.1f} s; machine {machine}; saved {path}")
 

@@ -99,7 +99,9 @@ def features_for_points(
             con.execute(f"CREATE TEMP TABLE {name} AS {relation.sql_query()}")
             tables.append(name)
         extras = [c for c in con.sql(f"SELECT * FROM {points}").columns if c not in KEYS]
-        joins = " ".join(f"LEFT JOIN {v} USING (contact_id, t)" for v in tables)
+        joins = " ".join(
+            f"LEFT JOIN {v} ON {v}.contact_id = p.contact_id AND {v}.t = p.t" for v in tables
+        )
         cols = ", ".join([*(f"p.{k}" for k in KEYS), *registry.feature_names(), *extras])
         query = f"SELECT {cols} FROM {points} p {joins} ORDER BY {order}"
         frame = con.sql(query).to_arrow_table().to_pandas()  # faster than .df() for 1M rows

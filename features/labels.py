@@ -71,9 +71,14 @@ def burnout_label_sql(as_of: date, settings: Settings) -> str:
     h = int(w.burnout_horizon_days)
     return f"""
         WITH grid(s) AS (VALUES {grid_sql}),
+        first_done AS (  -- a completed activity before s <=> the first one is before s
+            SELECT contact_id, min(completed_at) AS first_done FROM advocacy_activities
+            WHERE activity_completed_before(status, completed_at, {T})
+            GROUP BY contact_id
+        ),
         done AS (
-            SELECT DISTINCT x.contact_id, g.s FROM advocacy_activities x, grid g
-            WHERE activity_completed_before(x.status, x.completed_at, g.s)
+            SELECT f.contact_id, g.s FROM first_done f JOIN grid g
+            ON activity_completed_before('completed', f.first_done, g.s)
         ),
         active AS (
             SELECT c.contact_id, c.account_id, d.s, c.advocacy_opt_out_at

@@ -1,8 +1,8 @@
 """Product usage features: how much, how regularly, how broadly, and which way it is going.
 
 usage_events is the large table (100M rows at 1M contacts), so it is scanned once per T into
-a daily roll-up (contact_id, day, event, n) of the days before T, materialised as a temp
-table and shared by every builder of the run. A point at t sees the full days before date(t)
+a daily roll-up (contact, day, event, n) of the days before T, materialised as a temp table
+and shared by every builder of the run. A point at t sees the full days before date(t)
 (design.md "Time"), so every window is a range of days [date(t) - w, date(t)).
 
 Each point reads its windows from the roll-up rows of its own contact inside the longest
@@ -11,8 +11,9 @@ last few months of roll-up rows, never raw events and never a Python loop. Disti
 days and distinct features are counted with bitmasks (exact, and much cheaper than
 count(DISTINCT) per point). "Ever" values (days since the last use, invites and integrations
 in total) read the contact's roll-up history before date(t); the last use is looked up only
-for points with no use inside the window. The roll-up carries `h = hash(contact_id)` so the
-joins compare integers (a collision among the contacts is checked for, and refused).
+for points with no use inside the window. The roll-up keys the contact by
+`h = hash(contact_id)`, so grouping and joins work on integers (a hash collision among the
+contacts is checked for, and refused).
 
 docs/benchmarks.md compares this with as-of joins on cumulative sums: those need a sort of
 the whole roll-up per build, and measured slower on 2 cores.
@@ -34,14 +35,16 @@ MASK_BITS = 64  # distinct days / event keys are counted with UBIGINT bitmasks o
 
 
 def daily_rollup(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """Temp table (contact_id, h, day, event, n) of the usage events before T; its name."""
+    """Temp table (h, day, event, n) of the usage events before T; its name.
+
+    `h = hash(contact_id)` stands for the contact: grouping by an integer is cheaper than by
+    the text id, and every join downstream compares integers.
+    """
     _check_contact_hashes(con)
     sql = f"""
-        SELECT contact_id, hash(contact_id) AS h, day, event, n FROM (
-            SELECT contact_id, CAST(occurred_at AS DATE) AS day, event, count(*) AS n
-            FROM usage_events WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
-            GROUP BY ALL
-        )
+        SELECT hash(contact_id) AS h, CAST(occurred_at AS DATE) AS day, event, count(*) AS n
+        FROM usage_events WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
+        GROUP BY ALL
     """
     return cached_table(con, "usage_daily", f"usage_daily|{as_of_date(as_of)}", sql)
 
@@ -96,32 +99,46 @@ def _longest_window(settings: Settings) -> int:
     return max(*w.usage_windows_days, trend, w.recent_days)
 
 
-def _bits_set(position: str, size: int, where: str) -> str:
-    """SQL aggregate: how many distinct values of `position` in [0, size) occur (where ...).
+def _chunks(size: int) -> range:
+    """Start offsets of the MASK_BITS-wide chunks that cover positions [0, size)."""
+    return range(0, size, MASK_BITS)
 
-    Each chunk of MASK_BITS positions is OR-ed into one UBIGINT; the answer is the sum of
-    their bit counts.
-    """
-    parts = ["0"]
-    for lo in range(0, size, MASK_BITS):
-        hi = min(size, lo + MASK_BITS)
-        shift = f"CAST(least(greatest({position} - {lo}, 0), {MASK_BITS - 1}) AS UBIGINT)"
-        cond = f"{where} AND {position} >= {lo} AND {position} < {hi}"
-        bit = f"CASE WHEN {cond} THEN CAST(1 AS UBIGINT) << {shift} ELSE CAST(0 AS UBIGINT) END"
-        parts.append(f"bit_count(bit_or({bit}))")
-    return " + ".join(parts)
+
+def _mask_agg(position: str, lo: int, where: str) -> str:
+    """SQL aggregate: OR of 1 << (position - lo) over rows with position in [lo, lo + 64)."""
+    cond = f"{where} AND {position} >= {lo} AND {position} < {lo + MASK_BITS}"
+    shift = f"CAST(least(greatest({position} - {lo}, 0), {MASK_BITS - 1}) AS UBIGINT)"
+    return f"bit_or(CASE WHEN {cond} THEN CAST(1 AS UBIGINT) << {shift} ELSE 0 END)"
+
+
+def _bits_below(mask: str, lo: int, size: int) -> str:
+    """SQL: how many bits of chunk `mask` (positions lo..lo+63) are below position `size`."""
+    keep = size - lo
+    if keep <= 0:
+        return "0"
+    if keep >= MASK_BITS:
+        return f"bit_count(coalesce({mask}, 0))"
+    return f"bit_count(coalesce({mask}, 0) & ((CAST(1 AS UBIGINT) << {keep}) - 1))"
+
+
+def _day_sums(settings: Settings) -> list[int]:
+    """The windows (in days back from date(t)) whose event sums the features need."""
+    w = settings.windows
+    trend_end = w.usage_trend_recent_days + w.usage_trend_base_days
+    return sorted({*w.usage_windows_days, w.usage_trend_recent_days, trend_end})
 
 
 def _window_sql(rollup: str, codes: str, settings: Settings, n_events: int) -> str:
-    """Per point with use in the longest window: sums, active days, distinct features."""
-    w = settings.windows
-    recent, base, long = w.usage_trend_recent_days, w.usage_trend_base_days, w.recent_days
-    aggs = [f"sum(n) FILTER (WHERE off < {d}) AS events_{d}" for d in w.usage_windows_days]
-    aggs += [f"{_bits_set('off', d, 'true')} AS active_{d}" for d in w.usage_windows_days]
+    """Per point with use in the longest window: event sums, day and event bitmasks.
+
+    One pass over the pairs (point, roll-up row in the window) with few aggregates: the
+    active days of every window come from the same day masks, the trend from the sums.
+    """
+    long, longest = settings.windows.recent_days, _longest_window(settings)
+    aggs = [f"sum(n) FILTER (WHERE off < {d}) AS events_{d}" for d in _day_sums(settings)]
+    aggs += [f"{_mask_agg('off', lo, 'true')} AS days_{lo}" for lo in _chunks(longest)]
+    aggs += [f"{_mask_agg('ev', lo, f'off < {long}')} AS keys_{lo}" for lo in _chunks(n_events)]
     aggs += [
-        f"sum(n) FILTER (WHERE off < {recent}) AS trend_recent",
-        f"sum(n) FILTER (WHERE off >= {recent} AND off < {recent + base}) AS trend_base",
-        f"{_bits_set('ev', n_events, f'off < {long}')} AS distinct_recent",
         f"sum(n) FILTER (WHERE off < {long} AND event = '{INVITE_EVENT}') AS invites_recent",
         f"sum(n) FILTER (WHERE off < {long} AND event = '{INTEGRATION_EVENT}') "
         "AS integrations_recent",
@@ -132,8 +149,7 @@ def _window_sql(rollup: str, codes: str, settings: Settings, n_events: int) -> s
         FROM (
             SELECT p.pid, r.n, r.event, r.day, c.ev, CAST(p.d - 1 - r.day AS INTEGER) AS off
             FROM pts p JOIN {rollup} r
-              ON r.h = p.h AND seen_at(r.day, p.d)
-             AND NOT seen_at(r.day, p.d - {_longest_window(settings)})
+              ON r.h = p.h AND seen_at(r.day, p.d) AND NOT seen_at(r.day, p.d - {longest})
             JOIN {codes} c USING (event)
         )
         GROUP BY pid
@@ -158,15 +174,24 @@ def _history_sql(rollup: str, adoption: str) -> str:
     """
 
 
-def _select(settings: Settings) -> str:
+def _select(settings: Settings, n_events: int) -> str:
     w = settings.windows
     recent, base = w.usage_trend_recent_days, w.usage_trend_base_days
+    chunks = _chunks(_longest_window(settings))
+
+    def active(d: int) -> str:
+        return " + ".join(_bits_below(f"days_{lo}", lo, d) for lo in chunks)
+
+    trend_base = f"(coalesce(events_{recent + base}, 0) - coalesce(events_{recent}, 0))"
+    distinct = " + ".join(
+        ["0", *(_bits_below(f"keys_{lo}", lo, n_events) for lo in _chunks(n_events))]
+    )
     exprs = [f"coalesce(events_{d}, 0)" for d in w.usage_windows_days]
-    exprs += [f"coalesce(active_{d}, 0)" for d in w.usage_windows_days]
+    exprs += [active(d) for d in w.usage_windows_days]
     exprs += [
-        f"CASE WHEN trend_base > 0 THEN (coalesce(trend_recent, 0) / {recent}) "
-        f"/ (trend_base / {base}) - 1 END",
-        "coalesce(distinct_recent, 0)",
+        f"CASE WHEN {trend_base} > 0 THEN (coalesce(events_{recent}, 0) / {recent}) "
+        f"/ ({trend_base} / {base}) - 1 END",
+        distinct,
         "p.d - coalesce(last_day_recent, last_day_before)",
         "coalesce(invites_recent, 0)",
         "coalesce(invites_total, 0)",
@@ -192,7 +217,7 @@ def usage_features(
         ),
         win AS MATERIALIZED ({_window_sql(rollup, codes, settings, n_events)}),
         {_history_sql(rollup, adoption_rows(con, as_of))}
-        SELECT p.contact_id, p.t, {_select(settings)}
+        SELECT p.contact_id, p.t, {_select(settings, n_events)}
         FROM pts p LEFT JOIN win USING (pid) LEFT JOIN last_use USING (pid)
         LEFT JOIN adoption USING (pid)
         """
