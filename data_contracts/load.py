@@ -89,6 +89,7 @@ def connect(data_dir: Path | str, *, threads: int | None = None) -> duckdb.DuckD
     """A fresh in-memory DuckDB connection with a typed view per input table."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # no bars in batch logs
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     register_views(con, data_dir)
