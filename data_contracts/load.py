@@ -7,6 +7,7 @@ copied into memory here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,7 +90,10 @@ def connect(data_dir: Path | str, *, threads: int | None = None) -> duckdb.DuckD
     """A fresh in-memory DuckDB connection with a typed view per input table."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")  # no bars in batch logs
+    # No progress bars in batch logs. Inside Jupyter DuckDB refuses the setting unless
+    # ipywidgets is installed; bars are harmless there.
+    with contextlib.suppress(duckdb.InvalidInputException):
+        con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     register_views(con, data_dir)
