@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -55,11 +55,6 @@ class ContractError(Exception):
         self.report = report
         n = sum(len(t.failures) for t in report.tables)
         super().__init__(f"data contract failed: {n} check(s) failed; nothing was published")
-
-
-@dataclass
-class TrainSummary:
-    outcomes: list[Any] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------- tasks: I/O
@@ -166,11 +161,9 @@ def train_flow(
     data_dir: str, as_of: str | None = None, config_path: str | None = None
 ) -> list[Any]:
     """Build training rows, fit both models, log to MLflow, promote champions that earn it."""
-    settings, day, data = _setup(data_dir, as_of, config_path)
-    check_contracts(data, day, settings)
-    inputs = profile_inputs(data, day)
-    rows = build_feature_rows(data, day, settings, training=True, scoring=False)
-    return _train(rows, day, settings, inputs)
+    run = _start(data_dir, as_of, config_path)
+    rows = build_feature_rows(run.data, run.day, run.settings, training=True, scoring=False)
+    return _train(rows, run)
 
 
 @flow(name="score-advocacy")
@@ -181,11 +174,9 @@ def score_flow(
     config_path: str | None = None,
 ) -> str:
     """Score with the current champions and publish; no training."""
-    settings, day, data = _setup(data_dir, as_of, config_path)
-    report = check_contracts(data, day, settings)
-    inputs = profile_inputs(data, day)
-    rows = build_feature_rows(data, day, settings, training=False)
-    return str(_score_and_publish(data, rows, day, settings, inputs, report, out_dir))
+    run = _start(data_dir, as_of, config_path)
+    rows = build_feature_rows(run.data, run.day, run.settings, training=False)
+    return str(_score_and_publish(rows, run, out_dir))
 
 
 @flow(name="weekly-advocacy")
@@ -196,26 +187,35 @@ def weekly_flow(
     config_path: str | None = None,
 ) -> str:
     """The weekly job: validate, features, train, score, publish."""
-    settings, day, data = _setup(data_dir, as_of, config_path)
-    report = check_contracts(data, day, settings)
-    inputs = profile_inputs(data, day)
-    rows = build_feature_rows(data, day, settings, training=True)
-    _train(rows, day, settings, inputs)
-    return str(_score_and_publish(data, rows, day, settings, inputs, report, out_dir))
+    run = _start(data_dir, as_of, config_path)
+    rows = build_feature_rows(run.data, run.day, run.settings, training=True)
+    _train(rows, run)
+    return str(_score_and_publish(rows, run, out_dir))
 
 
-def _setup(
-    data_dir: str, as_of: str | None, config_path: str | None
-) -> tuple[Settings, date, Path]:
+@dataclass(frozen=True)
+class RunContext:
+    """What every flow knows once its inputs passed the contracts."""
+
+    settings: Settings
+    day: date
+    data: Path
+    report: Any
+    inputs: list[dict]
+
+
+def _start(data_dir: str, as_of: str | None, config_path: str | None) -> RunContext:
+    """Settings, tracking, as_of; then the contracts (stop here on failure) and the profile."""
     settings = load_settings(config_path)
     tracking.configure_tracking(settings)
     day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
-    return settings, day, Path(data_dir)
+    data = Path(data_dir)
+    report = check_contracts(data, day, settings)
+    return RunContext(settings, day, data, report, profile_inputs(data, day))
 
 
-def _train(
-    frames: dict[str, pd.DataFrame], day: date, settings: Settings, inputs: list[dict]
-) -> list[Any]:
+def _train(frames: dict[str, pd.DataFrame], run: RunContext) -> list[Any]:
+    day, settings, inputs = run.day, run.settings, run.inputs
     fingerprint = {"as_of": day.isoformat(), "inputs": {p["table"]: p for p in inputs}}
     outcomes = []
     for target in TARGETS:
@@ -229,15 +229,8 @@ def _train(
     return outcomes
 
 
-def _score_and_publish(
-    data: Path,
-    rows: dict[str, pd.DataFrame],
-    day: date,
-    settings: Settings,
-    inputs: list[dict],
-    report: Any,
-    out_dir: str | None,
-) -> Path:
+def _score_and_publish(rows: dict[str, pd.DataFrame], run: RunContext, out_dir: str | None) -> Path:
+    data, day, settings, inputs, report = run.data, run.day, run.settings, run.inputs, run.report
     champions = load_champions(settings)
     ranked = score_and_rank(rows, champions, settings)
     candidates = make_shortlist(data, ranked, rows, day, settings)

@@ -164,3 +164,17 @@ def test_score_without_champion_fails_with_one_clear_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "champion" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_train_command_registers_both_models_and_prints_summary(
+    world_dir, as_of, mlflow_store, prefect_harness, capsys
+):
+    from mlflow import MlflowClient
+
+    code = main(["train", "--data", str(world_dir), "--as-of", as_of.isoformat()])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "advocacy-propensity" in out and "advocacy-burnout" in out and "promoted" in out
+    client = MlflowClient()
+    for name in ("advocacy-propensity", "advocacy-burnout"):
+        assert int(client.get_model_version_by_alias(name, "champion").version) == 1
