@@ -5,6 +5,8 @@ Feeds run.json ("input row counts") and the report's data-freshness section.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -29,10 +31,22 @@ class TableProfile:
         return asdict(self)
 
 
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    """Checksum of a file, read in chunks so a 1 GB usage export never sits in memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def profile_tables(
-    con: duckdb.DuckDBPyConnection, data_dir: Path | str, as_of: date, hasher
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path | str,
+    as_of: date,
+    hasher: Callable[[Path], str] = sha256_of,
 ) -> list[TableProfile]:
-    """One profile per input table; `hasher(path) -> str` computes the file checksum."""
+    """One profile per input table; `hasher(path)` gives the file checksum."""
     t0 = datetime.combine(as_of, datetime.min.time())
     out = []
     for name, table in TABLES.items():

@@ -7,7 +7,6 @@ scored on the same rows. Scoring jobs load models by that alias, never "the late
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -39,7 +38,6 @@ log = logging.getLogger(__name__)
 TRACKING_ENV = "MLFLOW_TRACKING_URI"
 SQLITE_PREFIX = "sqlite:///"
 INPUT_EXAMPLE_ROWS = 5
-HASH_CHUNK_BYTES = 1 << 20
 REASON_MAX_CHARS = 300
 PARAM_MAX_CHARS = 6000  # MLflow's limit on a param value
 PARAM_KEY = re.compile(r"[\w\-. :/]+")  # what MLflow accepts in a param name
@@ -109,18 +107,6 @@ def configure_tracking(settings: Settings) -> str:
     mlflow.set_experiment(name)
     log.info("MLflow tracking at %s, experiment %s", uri, name)
     return uri
-
-
-def file_fingerprints(paths: Mapping[str, Path | str]) -> dict[str, str]:
-    """sha256 of each input file, keyed by table: which exact bytes a model was trained on."""
-    out = {}
-    for table, path in paths.items():
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            while chunk := handle.read(HASH_CHUNK_BYTES):
-                digest.update(chunk)
-        out[table] = digest.hexdigest()
-    return out
 
 
 def model_name_for(target: str, settings: Settings) -> str:

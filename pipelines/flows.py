@@ -62,7 +62,7 @@ class ContractError(Exception):
 def profile_inputs(data_dir: Path, as_of: date) -> list[dict]:
     con = connect(data_dir)
     try:
-        return [p.to_dict() for p in profile_tables(con, data_dir, as_of, publish.sha256_of)]
+        return [p.to_dict() for p in profile_tables(con, data_dir, as_of)]
     finally:
         con.close()
 
@@ -85,11 +85,9 @@ def register_model(fitted: Any, settings: Settings, as_of: date, fingerprint: di
 
 @task(name="load-champions", cache_policy=NO_CACHE, **IO_RETRIES)
 def load_champions(settings: Settings) -> dict[str, Any]:
-    names = {
-        "advocate": settings.tracking.advocate_model_name,
-        "burnout": settings.tracking.burnout_model_name,
+    return {
+        t: tracking.load_champion(tracking.model_name_for(t, settings), settings) for t in TARGETS
     }
-    return {target: tracking.load_champion(name, settings) for target, name in names.items()}
 
 
 @task(name="publish", cache_policy=NO_CACHE, **IO_RETRIES)

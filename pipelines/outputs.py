@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 
 from advocacy_settings import Settings
 from models import score
+from models.tracking import model_name_for
 from pipelines.publish import sha256_of
 from pipelines.report import render_report
 
@@ -103,11 +104,10 @@ class RunBundle:
     def assemble(
         cls, *, as_of, ranked, candidates, champions, inputs, contracts, settings
     ) -> RunBundle:
-        names = {
-            "advocate": settings.tracking.advocate_model_name,
-            "burnout": settings.tracking.burnout_model_name,
-        }
-        models = [champion_summary(t, names[t], champions[t][1]) for t in ("advocate", "burnout")]
+        models = [
+            champion_summary(t, model_name_for(t, settings), champions[t][1])
+            for t in ("advocate", "burnout")
+        ]
         versions = {m["name"]: m["version"] for m in models}
         return cls(
             as_of=as_of,

@@ -7,7 +7,6 @@ failed run leaves whatever the target held before untouched.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -15,6 +14,10 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+
+from data_contracts.profile import sha256_of
+
+__all__ = ["publish_atomically", "resolve_out_dir", "sha256_of"]
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +31,6 @@ def resolve_out_dir(
     if out_dir is not None:
         return Path(out_dir), False
     return Path(output_root) / as_of.isoformat(), True
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def publish_atomically(
