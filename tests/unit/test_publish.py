@@ -1,7 +1,13 @@
-"""Atomic publishing: all files or nothing; earlier outputs untouched on failure."""
+"""Atomic publishing: all files or nothing; earlier outputs untouched on failure.
+
+The helpers here (`writer`, `snapshot`, `content`, `leftovers`) are shared with the other
+`test_publish_*.py` files.
+"""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 from datetime import date
 from pathlib import Path
@@ -10,67 +16,134 @@ import pytest
 
 from pipelines import publish
 
+NAMES = ("scores.parquet", "candidates.csv", "report.html", "run.json")
 
-def _writer(content: str, *, fail_after: int | None = None):
+
+def writer(content: str, *, fail_after: int | None = None, exit_after: int | None = None):
+    """Writes the four files, `run.json` last as a manifest (the mark of an earlier publish).
+
+    `fail_after=i` raises before file i; `exit_after=i` kills the process there (os._exit).
+    """
+
     def write(folder: Path) -> None:
-        for i, name in enumerate(("scores.parquet", "candidates.csv", "report.html", "run.json")):
+        for i, name in enumerate(NAMES):
             if fail_after is not None and i == fail_after:
                 raise RuntimeError("disk full")
-            (folder / name).write_text(f"{content}:{name}")
+            if exit_after is not None and i == exit_after:
+                os._exit(KILLED)
+            body = f"{content}:{name}"
+            if name == "run.json":
+                body = json.dumps(
+                    {"as_of": "2026-11-23", "generated_at": "now", "pipeline_version": "test",
+                     "outputs": {}, "content": content}
+                )  # fmt: skip
+            (folder / name).write_text(body)
 
     return write
 
 
-def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+KILLED = 77
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir())}
+
+
+def content(folder: Path) -> str:
+    """Which writer produced the complete set in `folder` (fails on an incomplete one)."""
+    got = snapshot(folder)
+    assert sorted(got) == sorted(NAMES), f"incomplete set in {folder}: {sorted(got)}"
+    tag = json.loads(got["run.json"])["content"]
+    assert all(got[n] == f"{tag}:{n}".encode() for n in NAMES[:-1]), f"mixed set in {folder}"
+    return tag
+
+
+def leftovers(parent: Path) -> list[str]:
+    """Hidden entries a publish leaves next to its targets (temp/old folders, locks, links)."""
+    return sorted(p.name for p in Path(parent).iterdir() if p.name.startswith("."))
 
 
 def test_publish_into_new_folder(tmp_path):
     target = tmp_path / "out"
-    publish.publish_atomically(target, _writer("v1"))
-    assert (target / "run.json").read_text() == "v1:run.json"
-    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temp folders left behind
+    assert publish.publish_atomically(target, writer("v1")) == target
+    assert content(target) == "v1"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temp folders or locks left
 
 
 def test_republish_replaces_all_files(tmp_path):
     target = tmp_path / "out"
-    publish.publish_atomically(target, _writer("v1"))
+    publish.publish_atomically(target, writer("v1"))
     (target / "stale.txt").write_text("from an older run")
-    publish.publish_atomically(target, _writer("v2"))
+    publish.publish_atomically(target, writer("v2"))
     assert sorted(p.name for p in target.iterdir()) == [
         "candidates.csv", "report.html", "run.json", "scores.parquet",
     ]  # fmt: skip
     assert (target / "scores.parquet").read_text() == "v2:scores.parquet"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 @pytest.mark.parametrize("fail_after", [0, 2, 3])
 def test_failure_while_writing_leaves_previous_outputs_byte_identical(tmp_path, fail_after):
     target = tmp_path / "out"
-    publish.publish_atomically(target, _writer("v1"))
-    before = _snapshot(target)
+    publish.publish_atomically(target, writer("v1"))
+    before = snapshot(target)
     with pytest.raises(RuntimeError, match="disk full"):
-        publish.publish_atomically(target, _writer("v2", fail_after=fail_after))
-    assert _snapshot(target) == before
+        publish.publish_atomically(target, writer("v2", fail_after=fail_after))
+    assert snapshot(target) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_failure_of_the_exchange_leaves_previous_outputs(tmp_path, monkeypatch):
+    target = tmp_path / "out"
+    publish.publish_atomically(target, writer("v1"))
+    before = snapshot(target)
+
+    def broken(a, b):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(publish, "_exchange", broken)
+    with pytest.raises(OSError, match="I/O error"):
+        publish.publish_atomically(target, writer("v2"))
+    assert snapshot(target) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_failure_on_the_move_restores_previous_outputs(tmp_path, monkeypatch):
+    """Fallback switch (no atomic exchange): a failed second rename puts the old set back."""
     target = tmp_path / "out"
-    publish.publish_atomically(target, _writer("v1"))
-    before = _snapshot(target)
-    real_rename = os.rename
+    publish.publish_atomically(target, writer("v1"))
+    before = snapshot(target)
+    real_rename = publish._rename
+
+    def no_exchange(a, b):
+        raise OSError(errno.EINVAL, "Invalid argument")
 
     def flaky_rename(src, dst):
         if ".tmp-" in str(src):  # the finished temp folder moving into place
             raise OSError("rename failed")
         return real_rename(src, dst)
 
-    monkeypatch.setattr(publish.os, "rename", flaky_rename)
+    monkeypatch.setattr(publish, "_exchange", no_exchange)
+    monkeypatch.setattr(publish, "_rename", flaky_rename)
     with pytest.raises(OSError, match="rename failed"):
-        publish.publish_atomically(target, _writer("v2"))
+        publish.publish_atomically(target, writer("v2"))
     monkeypatch.undo()
-    assert _snapshot(target) == before
+    assert snapshot(target) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_fallback_switch_without_exchange_publishes(tmp_path, monkeypatch):
+    def no_exchange(a, b):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(publish, "_exchange", no_exchange)
+    root = tmp_path / "output"
+    target, _ = publish.resolve_out_dir(None, date(2026, 11, 23), root)
+    publish.publish_atomically(target, writer("v1"), point_latest=True)
+    publish.publish_atomically(target, writer("v2"), point_latest=True)
+    assert content(target) == "v2"
+    assert os.readlink(root / "latest") == "2026-11-23"
+    assert sorted(p.name for p in root.iterdir()) == ["2026-11-23", "latest"]
 
 
 def test_default_out_keeps_weeks_and_points_latest(tmp_path):
@@ -78,11 +151,12 @@ def test_default_out_keeps_weeks_and_points_latest(tmp_path):
     for day, tag in ((date(2026, 11, 16), "w1"), (date(2026, 11, 23), "w2")):
         target, point = publish.resolve_out_dir(None, day, root)
         assert point
-        publish.publish_atomically(target, _writer(tag), point_latest=point)
-    assert (root / "2026-11-16" / "run.json").read_text() == "w1:run.json"
+        publish.publish_atomically(target, writer(tag), point_latest=point)
+    assert content(root / "2026-11-16") == "w1"
     assert (root / "latest").is_symlink()
     assert os.readlink(root / "latest") == "2026-11-23"
-    assert (root / "latest" / "run.json").read_text() == "w2:run.json"
+    assert content(root / "latest") == "w2"
+    assert sorted(p.name for p in root.iterdir()) == ["2026-11-16", "2026-11-23", "latest"]
 
 
 def test_explicit_out_is_used_as_is_without_latest(tmp_path):
@@ -94,9 +168,17 @@ def test_explicit_out_is_used_as_is_without_latest(tmp_path):
 def test_failed_default_run_keeps_latest_pointing_at_last_good_week(tmp_path):
     root = tmp_path / "output"
     good, _ = publish.resolve_out_dir(None, date(2026, 11, 16), root)
-    publish.publish_atomically(good, _writer("w1"), point_latest=True)
+    publish.publish_atomically(good, writer("w1"), point_latest=True)
     bad, _ = publish.resolve_out_dir(None, date(2026, 11, 23), root)
     with pytest.raises(RuntimeError):
-        publish.publish_atomically(bad, _writer("w2", fail_after=1), point_latest=True)
+        publish.publish_atomically(bad, writer("w2", fail_after=1), point_latest=True)
     assert os.readlink(root / "latest") == "2026-11-16"
     assert not bad.exists()
+
+
+def test_backfill_of_an_older_week_does_not_move_latest_back(tmp_path):
+    root = tmp_path / "output"
+    publish.publish_atomically(root / "2026-11-23", writer("new"), point_latest=True)
+    publish.publish_atomically(root / "2026-10-05", writer("old"), point_latest=True)
+    assert os.readlink(root / "latest") == "2026-11-23"
+    assert content(root / "latest") == "new"
