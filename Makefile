@@ -7,8 +7,6 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEMO_CONTACTS ?= 5000
 export PREFECT_HOME ?= $(CURDIR)/.prefect
-export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
-export PREFECT_LOGGING_LEVEL ?= WARNING
 export MPLBACKEND ?= Agg
 
 .DEFAULT_GOAL := help

@@ -7,17 +7,40 @@ window or threshold in exactly one place. Defaults live in the models below;
 
 from __future__ import annotations
 
+import difflib
+import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 DEFAULT_CONFIG_PATH = Path("config/advocacy.yaml")
 
+Days = Annotated[int, Field(ge=1)]
+Direction = Literal[-1, 1]
+# The splitter (models/splits.py) keeps holdout = newest h, valid = newest v of the rest, so the
+# fit slice is (1 - h)(1 - v) >= 1 - (h + v) of the rows before gaps: h + v <= 0.6 keeps >= 40%.
+MAX_EVAL_FRACTION = 0.6
+# validation.max_staleness_days defaults (docs/contracts.md "Freshness"): the newest row before
+# as_of may be at most this many days old; null turns a table's check off.
+DEFAULT_MAX_STALENESS_DAYS: dict[str, int | None] = {
+    "accounts": 365,
+    "contacts": 180,
+    "nps_responses": 60,
+    "usage_events": 7,
+    "support_tickets": 90,
+    "advocacy_activities": 90,
+}
+
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+def _earlier(info: ValidationInfo, name: str) -> Any:
+    """An already validated sibling field (None when it failed its own checks)."""
+    return info.data.get(name)
 
 
 class WindowSettings(_Frozen):
@@ -36,22 +59,61 @@ class WindowSettings(_Frozen):
     advocate_lookback_days: int = Field(
         730, ge=30, description="asks older than this are not used as training rows"
     )
-    usage_windows_days: tuple[int, ...] = Field(
-        (7, 30, 90), description="usage counts over these windows"
+    usage_windows_days: tuple[Days, ...] = Field(
+        (7, 30, 90), min_length=1, description="usage counts over these windows (unique)"
     )
-    usage_trend_recent_days: int = 30
-    usage_trend_base_days: int = 60
-    recent_days: int = Field(90, description="'recent' look-back for tickets and ask history")
-    nps_promoter_min: int = 9
-    nps_detractor_max: int = 6
+    usage_trend_recent_days: int = Field(30, ge=1, description="usage trend: recent window")
+    usage_trend_base_days: int = Field(60, ge=1, description="usage trend: the window before it")
+    recent_days: int = Field(90, ge=1, description="'recent' look-back for tickets and ask history")
+    nps_promoter_min: int = Field(9, ge=0, le=10, description="NPS at or above: promoter")
+    nps_detractor_max: int = Field(
+        6, ge=0, le=10, description="NPS at or below: detractor (also a burnout event)"
+    )
+
+    @field_validator("advocate_lookback_days")
+    @classmethod
+    def _lookback_holds_a_closed_window(cls, v: int, info: ValidationInfo) -> int:
+        window = _earlier(info, "response_window_days")
+        if window is not None and v <= window:
+            raise ValueError(f"must be > response_window_days ({window}) (got {v})")
+        return v
+
+    @field_validator("usage_windows_days")
+    @classmethod
+    def _unique_windows(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        repeated = sorted({d for d in v if v.count(d) > 1})
+        if repeated:
+            raise ValueError(f"windows must be unique; repeated {repeated} (got {list(v)})")
+        return v
+
+    @field_validator("nps_detractor_max")
+    @classmethod
+    def _detractor_below_promoter(cls, v: int, info: ValidationInfo) -> int:
+        promoter = _earlier(info, "nps_promoter_min")
+        if promoter is not None and v >= promoter:
+            raise ValueError(f"must be < nps_promoter_min ({promoter}) (got {v})")
+        return v
 
 
 class EligibilitySettings(_Frozen):
     """Who must not be asked now. Rules run in order; the first that applies is the reason."""
 
-    recent_ask_days: int = Field(30, ge=0, description="no ask within this many days before as_of")
-    max_detractor_nps: int = Field(6, description="latest NPS at or below this blocks the ask")
-    blocking_ticket_priorities: tuple[str, ...] = ("high", "urgent")
+    recent_ask_days: int = Field(
+        30, ge=0, description="no ask within this many days before as_of (0 turns the rule off)"
+    )
+    max_detractor_nps: int = Field(
+        6, ge=-1, le=10, description="latest NPS at or below this blocks the ask (-1: off)"
+    )
+    blocking_ticket_priorities: tuple[Literal["low", "normal", "high", "urgent"], ...] = Field(
+        ("high", "urgent"), description="an open ticket of these priorities blocks the account"
+    )
+
+    @field_validator("blocking_ticket_priorities")
+    @classmethod
+    def _unique_priorities(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"priorities must be unique (got {list(v)})")
+        return v
 
 
 class RankingSettings(_Frozen):
@@ -75,18 +137,20 @@ class RankingSettings(_Frozen):
 
 
 class LightGBMSettings(_Frozen):
-    learning_rate: float = 0.05
-    num_leaves: int = Field(15, description="leaves per tree (docs/models.md: 15 beat 31)")
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(
+        15, ge=2, le=131072, description="leaves per tree (docs/models.md: 15 beat 31)"
+    )
     max_depth: int = Field(
         6, ge=-1, description="-1 = unlimited; shallow trees make pred_contrib (reasons) faster"
     )
-    min_data_in_leaf: int = 100
-    feature_fraction: float = 0.9
-    bagging_fraction: float = 0.9
-    bagging_freq: int = 1
-    lambda_l2: float = 1.0
-    max_rounds: int = 2000
-    early_stopping_rounds: int = 50
+    min_data_in_leaf: int = Field(100, ge=1)
+    feature_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_fraction: float = Field(0.9, gt=0, le=1)
+    bagging_freq: int = Field(1, ge=0, description="0 = no bagging")
+    lambda_l2: float = Field(1.0, ge=0)
+    max_rounds: int = Field(2000, ge=1)
+    early_stopping_rounds: int = Field(50, ge=1)
 
 
 class TrainingSettings(_Frozen):
@@ -104,14 +168,14 @@ class TrainingSettings(_Frozen):
     calibration: Literal["isotonic", "sigmoid"] = Field(
         "sigmoid", description="sigmoid keeps the ranking (isotonic ties the top; docs/models.md)"
     )
-    seed: int = 42
+    seed: int = Field(42, ge=0)
     tune: bool = Field(
         False,
         description="small Optuna-free search over num_leaves/min_data_in_leaf via LightGBM CV",
     )
-    min_rows: int = Field(200, description="refuse to train on fewer rows than this")
+    min_rows: int = Field(200, ge=1, description="refuse to train on fewer rows than this")
     lightgbm: LightGBMSettings = LightGBMSettings()
-    monotone_advocate: dict[str, int] = Field(
+    monotone_advocate: dict[str, Direction] = Field(
         default_factory=lambda: {
             "nps_latest": 1,
             "nps_mean_last3": 1,
@@ -124,7 +188,7 @@ class TrainingSettings(_Frozen):
         },
         description="p_advocate: feature name or glob -> +1 (never lowers p) / -1 (never raises p)",
     )
-    monotone_burnout: dict[str, int] = Field(
+    monotone_burnout: dict[str, Direction] = Field(
         default_factory=lambda: {"adv_asks": 1, "adv_asks_*d": 1, "adv_days_since_last_ask": -1},
         description="p_burnout: feature name or glob -> +1 / -1 monotone constraint",
     )
@@ -134,21 +198,34 @@ class TrainingSettings(_Frozen):
     isotonic_min_rows: int = Field(
         1000, ge=0, description="isotonic needs many rows: smaller valid slices get sigmoid"
     )
-    tune_num_leaves: tuple[int, ...] = Field((15, 31, 63), description="tune: num_leaves grid")
-    tune_min_data_in_leaf: tuple[int, ...] = Field(
-        (20, 50, 100), description="tune: min_data_in_leaf grid"
+    tune_num_leaves: tuple[Annotated[int, Field(ge=2)], ...] = Field(
+        (15, 31, 63), min_length=1, description="tune: num_leaves grid"
+    )
+    tune_min_data_in_leaf: tuple[Annotated[int, Field(ge=1)], ...] = Field(
+        (20, 50, 100), min_length=1, description="tune: min_data_in_leaf grid"
     )
     tune_folds: int = Field(3, ge=2, description="tune: time-ordered CV folds on the fit slice")
+
+    @field_validator("valid_fraction")
+    @classmethod
+    def _room_for_the_fit_slice(cls, v: float, info: ValidationInfo) -> float:
+        holdout = _earlier(info, "holdout_fraction")
+        if holdout is not None and holdout + v > MAX_EVAL_FRACTION + 1e-9:
+            raise ValueError(
+                f"holdout_fraction + valid_fraction must be <= {MAX_EVAL_FRACTION} so the fit "
+                f"slice keeps at least 40% of the rows (got {holdout} + {v} = {holdout + v:.2f})"
+            )
+        return v
 
 
 class PromotionSettings(_Frozen):
     """A new version becomes champion only if, on the new holdout, it is at least as good."""
 
     auc_tolerance: float = Field(
-        0.0, ge=0, description="new AUC may be at most this much below the champion's"
+        0.0, ge=0, le=1, description="new AUC may be at most this much below the champion's"
     )
     logloss_tolerance: float = Field(
-        0.005, ge=0, description="new log loss may be at most this much above the champion's"
+        0.005, ge=0, le=1, description="new log loss may be at most this much above the champion's"
     )
 
 
@@ -159,20 +236,70 @@ class TrackingSettings(_Frozen):
     champion_alias: str = "champion"
     default_tracking_uri: str = "sqlite:///mlflow.db"
     default_artifact_dir: str = "mlartifacts"
+    allow_new_store: bool = Field(
+        False,
+        description="create a new store even though the database is empty or missing while "
+        "its artifact folder holds runs (otherwise that is an error: the registry was lost)",
+    )
+    stale_run_hours: float = Field(
+        24.0, gt=0, description="RUNNING runs older than this are marked FAILED at the next start"
+    )
+    lock_timeout_seconds: float = Field(
+        300.0, gt=0, description="how long a promotion waits for another run's registry lock"
+    )
 
 
 class ValidationSettings(_Frozen):
     batch_rows: int = Field(
         5_000_000, ge=1000, description="large tables are validated in batches of this many rows"
     )
-    examples_per_failure: int = 5
-    data_docs_dir: str = "validation"
+    examples_per_failure: int = Field(
+        5, ge=1, le=100, description="example values shown per failed check"
+    )
+    data_docs_dir: str = Field(
+        "validation",
+        min_length=1,
+        description="default folder for GX Data Docs (relative: to the working folder); "
+        "validate_folder(docs_dir=...) and `advocacy validate --docs-dir` override it",
+    )
+    max_staleness_days: dict[str, Days | None] = Field(
+        default_factory=lambda: dict(DEFAULT_MAX_STALENESS_DAYS),
+        description="per table: the newest row before as_of may be at most this many days old, "
+        "else the contract fails (null: not checked); tables left out keep their default",
+    )
+
+    @field_validator("max_staleness_days")
+    @classmethod
+    def _known_tables_over_defaults(cls, v: dict[str, int | None]) -> dict[str, int | None]:
+        unknown = sorted(set(v) - set(DEFAULT_MAX_STALENESS_DAYS))
+        if unknown:
+            known = ", ".join(DEFAULT_MAX_STALENESS_DAYS)
+            raise ValueError(f"unknown table(s) {', '.join(unknown)}; the tables are {known}")
+        return {**DEFAULT_MAX_STALENESS_DAYS, **v}
 
 
 class ScheduleSettings(_Frozen):
     cron: str = "0 6 * * 1"
     timezone: str = "UTC"
     deployment_name: str = "weekly"
+
+
+class OutputSettings(_Frozen):
+    csv_encoding: Literal["utf-8-sig", "utf-8"] = Field(
+        "utf-8-sig",
+        description="candidates.csv: utf-8-sig adds a byte-order mark so spreadsheets read UTF-8",
+    )
+
+
+class PrefectSettings(_Frozen):
+    """How the CLI starts Prefect (pipelines/runtime.py)."""
+
+    startup_timeout_seconds: int = Field(
+        180,
+        ge=1,
+        description="wait this long for Prefect's temporary server to start (once more on a "
+        "time-out); the env variable PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS wins",
+    )
 
 
 class Settings(_Frozen):
@@ -187,21 +314,195 @@ class Settings(_Frozen):
     output_root: str = Field(
         "output", description="default publish root: output/<as_of>/ and output/latest"
     )
+    outputs: OutputSettings = OutputSettings()
+    prefect: PrefectSettings = PrefectSettings()
+
+
+class SettingsError(ValueError):
+    """A settings file that cannot be used. The message has one line per problem, each naming
+    the file, the dotted key, the rule and the value given, e.g.
+    `config/advocacy.yaml: windows.recent_days: must be >= 1 (got -90)`. The CLI exits 2."""
+
+    def __init__(self, source: str | Path, problems: list[str]) -> None:
+        self.source, self.problems = str(source), list(problems)
+        super().__init__("\n".join(f"{self.source}: {p}" for p in self.problems))
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
     """Settings from a YAML file (partial files are fine: missing keys keep their defaults).
 
-    With no path, `config/advocacy.yaml` in the working folder is used when it exists.
+    With no path, `config/advocacy.yaml` in the working folder is used when it exists; a path
+    given explicitly must exist. Every problem raises `SettingsError`.
     """
     if path is None:
         path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
     if path is None:
         return Settings()
-    raw: Any = yaml.safe_load(Path(path).read_text()) or {}
+    return settings_from_mapping(_read_yaml(Path(path)), path)
+
+
+def settings_from_mapping(raw: Any, source: str | Path = "settings") -> Settings:
+    """Settings from parsed YAML data; problems raise `SettingsError` naming `source`."""
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
-        raise ValueError(f"settings file {path} must hold a mapping, got {type(raw).__name__}")
-    return Settings.model_validate(raw)
+        sections = ", ".join(Settings.model_fields)
+        raise SettingsError(
+            source, [f"must hold a mapping of sections ({sections}), got {_type_name(raw)}"]
+        )
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(source, [_problem(e) for e in exc.errors()]) from None
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (YAML keeps the last silently)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            duplicate = key in seen
+        except TypeError:  # an unhashable key: construct_mapping names it
+            break
+        if duplicate:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> Any:
+    if not path.exists():
+        raise SettingsError(path, ["settings file not found"])
+    if path.is_dir():
+        raise SettingsError(path, ["is a folder, not a settings file"])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"not valid UTF-8 (byte {exc.start}); save it as UTF-8"
+        raise SettingsError(path, [problem]) from None
+    except OSError as exc:
+        raise SettingsError(path, [f"cannot read: {exc.strerror or exc}"]) from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise SettingsError(path, [_yaml_problem(exc)]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """`line 3, column 5: YAML syntax error: <problem> (<context>)` on one line."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None and context_mark is not mark:
+        context = f"{context} at line {context_mark.line + 1}"
+    detail = f"{problem} ({context})" if context else problem
+    return f"{where}YAML syntax error: {' '.join(str(detail).split())}"
+
+
+_TYPE_NAMES = {list: "a list", str: "text", int: "a number", float: "a number", bool: "true/false"}
+
+
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+_RULES: dict[str, str] = {
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "tuple_type": "must be a list",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+    "missing": "is required",
+}
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part != "[key]":
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _rule(error: dict[str, Any]) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        bound = ctx[key]
+        if isinstance(bound, float) and bound.is_integer():
+            bound = int(bound)
+        return f"must be {op} {bound}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind in ("too_short", "string_too_short"):
+        n = ctx.get("min_length", 1)
+        return "must not be empty" if n == 1 else f"must have at least {n} items"
+    if kind in ("too_long", "string_too_long"):
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "extra_forbidden":
+        return "unknown key" + _suggestion(error["loc"])
+    msg = error["msg"]
+    return _RULES.get(kind, msg[:1].lower() + msg[1:])
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    """` (did you mean recent_days?)`, or the keys the section knows."""
+    model: Any = Settings
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        model = field.annotation if field is not None else None
+        if not isinstance(model, type) or not issubclass(model, BaseModel):
+            return ""
+    known = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    if close:
+        return f" (did you mean {close[0]}?)"
+    return f" (known keys: {', '.join(known)})" if len(known) <= 12 else ""
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One line: `dotted.key: rule (got value)`."""
+    rule = _rule(error)
+    line = f"{_dotted(error['loc'])}: {rule}"
+    if error["type"] == "missing" or "(got " in rule:
+        return line
+    return f"{line} (got {_shown(error.get('input'))})"
 
 
 def settings_to_yaml(settings: Settings) -> str:

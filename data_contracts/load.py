@@ -23,19 +23,53 @@ FORMATS = ("parquet", "csv")
 
 
 class DataFolderError(Exception):
-    """A data folder or one of its files cannot be used at all (missing, empty, unreadable)."""
+    """A data folder or one of its files cannot be used at all (missing, empty, unreadable).
 
-    def __init__(self, table: str, path: Path | None, problem: str) -> None:
+    `table` is None when the folder itself is the problem; the message is always one line.
+    """
+
+    def __init__(self, table: str | None, path: Path | None, problem: str) -> None:
         self.table, self.path, self.problem = table, path, problem
-        where = str(path) if path else "(no file)"
-        super().__init__(f"table {table}: {problem} [{where}]")
+        if table is None:
+            super().__init__(f"{problem}: {path}")
+        else:
+            where = str(path) if path else "(no file)"
+            super().__init__(f"table {table}: {problem} [{where}]")
+
+
+def check_data_folder(data_dir: Path | str) -> Path:
+    """The data folder, if it can be a data folder at all; else one `DataFolderError`.
+
+    Cheap (no file is opened), so the CLI can call it before starting Prefect: the folder must
+    exist, be a folder, be listable and hold at least one input table file. A missing table or a
+    bad file is not an error here; `validate_folder` reports those per table.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.exists():
+        raise DataFolderError(None, data_dir, "data folder does not exist")
+    if not data_dir.is_dir():
+        raise DataFolderError(None, data_dir, "data folder is a file, not a folder")
+    try:
+        names = {p.name for p in data_dir.iterdir()}
+    except OSError as exc:
+        problem = f"data folder cannot be read ({exc.strerror or exc})"
+        raise DataFolderError(None, data_dir, problem) from None
+    expected = [f"{t}.{fmt}" for t in TABLES for fmt in FORMATS]
+    if not names & set(expected):
+        raise DataFolderError(
+            None,
+            data_dir,
+            f"data folder holds none of the {len(TABLES)} input tables "
+            f"(expected {', '.join(f'{t}.parquet|csv' for t in TABLES)})",
+        )
+    return data_dir
 
 
 def find_table_file(data_dir: Path | str, table: str) -> Path:
     """The file that holds `table`: `<table>.parquet`, else `<table>.csv`."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise DataFolderError(table, data_dir, "data folder does not exist")
+        raise DataFolderError(None, data_dir, "data folder does not exist")
     for fmt in FORMATS:
         path = data_dir / f"{table}.{fmt}"
         if path.exists():
@@ -58,6 +92,57 @@ def source_sql(path: Path) -> str:
 def is_text(path: Path) -> bool:
     """True when the loader reads the file's columns as text (CSV)."""
     return path.suffix != ".parquet"
+
+
+def first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
+    """(line, column, byte value) of the first byte sequence that is not UTF-8, else None.
+
+    Reads the file line by line (binary), so a large export never sits in memory whole.
+    """
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                column = len(raw[: exc.start].decode("utf-8")) + 1
+                return number, column, raw[exc.start]
+    return None
+
+
+_NOT_UTF8 = ("invalid unicode", "not utf-8", "utf-8 encoded", "utf8")
+
+
+def read_error_message(error: BaseException, path: Path | None) -> str:
+    """One line that says why a file could not be read, keeping the cause.
+
+    DuckDB puts the cause of a CSV error on a later line ("CSV Error on Line: 2" first, then
+    e.g. "Invalid unicode ... not utf-8 encoded"); a decoding error becomes
+    `accounts.csv line 2, column 5: not valid UTF-8 (byte 0xE9); re-export as UTF-8`.
+    """
+    text = str(error).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    name = path.name if path else "file"
+    if isinstance(error, UnicodeDecodeError) or any(k in text.lower() for k in _NOT_UTF8):
+        where = first_invalid_utf8(path) if path is not None and path.is_file() else None
+        if where:
+            line, column, byte = where
+            return (
+                f"{name} line {line}, column {column}: not valid UTF-8 (byte 0x{byte:02X}); "
+                "re-export as UTF-8"
+            )
+        return f"{name}: not valid UTF-8; re-export as UTF-8"
+    if not lines:
+        return type(error).__name__
+    cause = next(
+        (
+            line
+            for line in lines[1:]
+            if not line.startswith(("Original Line", "Possible Solution", "LINE ", "^"))
+            and " = " not in line
+        ),
+        None,
+    )
+    return f"{lines[0]}: {cause}" if cause else lines[0]
 
 
 def column_expr(column: Column, *, safe: bool = False, text: bool = False) -> str:

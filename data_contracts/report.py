@@ -27,11 +27,15 @@ class Check:
 
 @dataclass(frozen=True)
 class CheckFailure:
+    """One failed check. `detail` replaces "N failing rows, e.g. ..." in the text when a
+    row count says nothing (an empty table, stale data): one line saying what was found."""
+
     table: str
     column: str | None
     rule: str
     failing_rows: int
     examples: list[Any] = field(default_factory=list)
+    detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +44,7 @@ class CheckFailure:
             "rule": self.rule,
             "failing_rows": self.failing_rows,
             "examples": [json_value(v) for v in self.examples],
+            "detail": self.detail,
         }
 
 
@@ -150,6 +155,8 @@ def _name(check: Check) -> str:
 
 def _failure_line(failure: CheckFailure, examples: int) -> str:
     where = f"{failure.table}.{failure.column or '(table)'}"
+    if failure.detail:
+        return f"  {FAIL:4}  {where}  {failure.rule}  {failure.detail}"
     line = f"  {FAIL:4}  {where}  {failure.rule}  {failure.failing_rows:,} failing rows"
     shown = ", ".join(repr(json_value(v)) for v in failure.examples[:examples])
     return f"{line}  e.g. {shown}" if shown else line

@@ -4,11 +4,13 @@ The suites are kept as reviewable, id-less JSON in `suites/<table>.json`; a test
 those files equal what `build_suite` builds, so they cannot drift from the contract.
 `python -m data_contracts.suites` rewrites them.
 
-Two kinds of check read a derived column that the validator computes with DuckDB, because
+Three kinds of check read a derived column that the validator computes with DuckDB, because
 pandas and GX cannot see them in the typed values:
 - `<column>__unparsed`: the raw value where it does not parse as the column's type (text in a
   numeric column, a Parquet column of the wrong type), so a bad value is a failure with
   examples and not a crash;
+- `<column>__nonfinite`: the raw value where a numeric column holds NaN, inf or -inf (Parquet
+  doubles, or text like `inf` in a CSV), which pandas would read as missing or as a number;
 - `<column>__orphan`: the value where it is missing from the referenced parent table. A GX
   value set of all parent ids (a `$PARAMETER`) would be exact too, but GX 1.24 walks such a set
   about a hundred times per run in pydantic: 2 s per check for 20k ids, about two minutes for
@@ -28,7 +30,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column as RowColumn
 
-from data_contracts.tables import TABLES, Column, Table
+from data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ TYPE_RULES = {
     "date": "is a date (YYYY-MM-DD)",
     "timestamp": "is a timestamp (ISO 8601)",
 }
+FINITE_RULE = "is a finite number (no NaN, inf, -inf)"
+ROW_COUNT_RULE = "at least one row"
 
 
 def unparsed_column(column: str) -> str:
@@ -60,6 +64,11 @@ def unparsed_column(column: str) -> str:
 def orphan_column(column: str) -> str:
     """Derived column: value where it is missing from the referenced parent, else null."""
     return f"{column}__orphan"
+
+
+def nonfinite_column(column: str) -> str:
+    """Derived column: raw value (as text) where a number is NaN, inf or -inf, else null."""
+    return f"{column}__nonfinite"
 
 
 def _meta(column: str | None, rule: str, *needs: str) -> dict[str, Any]:
@@ -95,6 +104,14 @@ def _column_expectations(table: Table, c: Column) -> list[gxe.Expectation]:
                 column=unparsed_column(c.name),
                 description=f"{c.name} {rule}",
                 meta=_meta(c.name, rule),
+            )
+        )
+    if c.kind in NUMERIC_KINDS:
+        out.append(
+            gxe.ExpectColumnValuesToBeNull(
+                column=nonfinite_column(c.name),
+                description=f"{c.name} {FINITE_RULE}",
+                meta=_meta(c.name, FINITE_RULE),
             )
         )
     if not c.nullable:
@@ -196,6 +213,10 @@ def build_suite(table: Table) -> gx.ExpectationSuite:
             meta=_meta(None, "required column present"),
         )
     ]
+    if not table.may_be_empty:
+        expectations.append(
+            gxe.ExpectTableRowCountToBeBetween(min_value=1, meta=_meta(None, ROW_COUNT_RULE))
+        )
     for column in table.columns:
         expectations += _column_expectations(table, column)
     expectations += _pair_expectations(table) + _status_expectations(table)

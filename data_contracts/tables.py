@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Kind = Literal["string", "enum", "int", "float", "bool", "date", "timestamp"]
+NUMERIC_KINDS: tuple[Kind, ...] = ("int", "float")  # must hold finite numbers (no NaN, inf)
 
 SEGMENTS = ("smb", "mid_market", "enterprise")
 PERSONAS = ("executive", "champion", "admin", "end_user")
@@ -57,6 +58,8 @@ class Table:
     time_column: str | None = None  # the column that says when a row happened
     fallback_time_column: str | None = None  # used where time_column is null
     large: bool = False  # validated in batches
+    # A header-only file is a contract failure unless the table may be empty (docs/contracts.md).
+    may_be_empty: bool = False
     # (later, earlier) pairs: later >= earlier wherever both are set
     column_pairs: tuple[tuple[str, str], ...] = field(default=())
 
@@ -138,6 +141,7 @@ SUPPORT_TICKETS = Table(
     ),
     time_column="opened_at",
     column_pairs=(("closed_at", "opened_at"),),
+    may_be_empty=True,  # a help desk without a single ticket yet is a valid export
 )
 
 ADVOCACY_ACTIVITIES = Table(

@@ -1,11 +1,12 @@
 """Check a data folder against the input contract with Great Expectations.
 
-Per table: find and open the file (missing, empty or unreadable files are reported, never
-raised), read it through DuckDB into typed frames plus derived check columns (see
-`suites.py`), run the table's committed suite on each frame with an ephemeral GX context, and
-merge the per-batch results. Large tables are streamed in batches of
-`settings.validation.batch_rows`, so a 100M-row usage export never sits in memory whole.
-The merged results are rendered as GX Data Docs (HTML) into `docs_dir`.
+First the folder itself (`check_data_folder`: one `DataFolderError`, raised). Then per table:
+find and open the file (missing, empty or unreadable files are reported, never raised), read it
+through DuckDB into typed frames plus derived check columns (see `suites.py`), run the table's
+committed suite on each frame with an ephemeral GX context, and merge the per-batch results.
+Large tables are streamed in batches of `settings.validation.batch_rows`, so a 100M-row usage
+export never sits in memory whole. With an `as_of`, the same frames feed the freshness checks
+(`freshness.py`). The merged GX results are rendered as GX Data Docs (HTML) into `docs_dir`.
 """
 
 from __future__ import annotations
@@ -30,29 +31,35 @@ from great_expectations.data_context.types.base import (
 )
 
 from advocacy_settings import Settings
+from data_contracts.freshness import TimeScan, with_freshness
 from data_contracts.load import (
     DataFolderError,
+    check_data_folder,
     column_expr,
     file_columns,
     find_table_file,
     is_text,
     iter_frames,
+    read_error_message,
     source_sql,
 )
 from data_contracts.report import Check, CheckFailure, TableResult, ValidationReport, json_value
 from data_contracts.suites import (
     TYPE_RULES,
     load_suite_dict,
+    nonfinite_column,
     orphan_column,
     unparsed_column,
 )
-from data_contracts.tables import TABLES, Column, Table
+from data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 
 SITE_NAME = "contracts"
 COLUMNS_RULE_TYPE = "expect_table_columns_to_match_set"
-READ_ERRORS = (duckdb.Error, pa.ArrowException, UnicodeDecodeError)
+ROW_COUNT_TYPE = "expect_table_row_count_to_be_between"
+# Arrow record-batch readers re-raise DuckDB read errors as plain OSError.
+READ_ERRORS = (duckdb.Error, pa.ArrowException, OSError, UnicodeDecodeError)
 
 
 @dataclass(frozen=True)
@@ -83,19 +90,40 @@ def locate(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table) -> Tabl
     try:
         present = set(file_columns(con, path))
     except READ_ERRORS as err:
-        return TableFile(table, path, problem=f"unreadable: {_first_line(err)}")
+        return TableFile(table, path, problem=f"unreadable: {read_error_message(err, path)}")
     return TableFile(table, path, frozenset(set(table.column_names) & present))
 
 
+def _nonfinite_condition(column: Column) -> str | None:
+    """SQL true where a numeric column's raw value is NaN, inf or -inf (text or double)."""
+    if column.kind not in NUMERIC_KINDS:
+        return None
+    return f'coalesce(NOT isfinite(TRY_CAST("{column.name}" AS DOUBLE)), false)'
+
+
 def _unparsed_sql(column: Column, text: bool) -> str | None:
-    """Raw value (as text) where it does not convert to the column's type; ints must be whole."""
+    """Raw value (as text) where it does not convert to the column's type; ints must be whole.
+
+    NaN, inf and -inf are left to the finite-number check, so they fail one rule, not two.
+    """
     if column.kind not in TYPE_RULES:
         return None
     raw, typed = f'"{column.name}"', column_expr(column, safe=True, text=text)
     bad = f"{typed} IS NULL"
     if column.kind == "int":
         bad += f" OR TRY_CAST({raw} AS DOUBLE) <> {typed}"
+    nonfinite = _nonfinite_condition(column)
+    if nonfinite:
+        bad = f"({bad}) AND NOT {nonfinite}"
     return f"CASE WHEN {raw} IS NOT NULL AND ({bad}) THEN CAST({raw} AS VARCHAR) END"
+
+
+def _nonfinite_sql(column: Column) -> str | None:
+    """Raw value (as text: 'inf', 'nan', ...) where a number is not finite, else null."""
+    nonfinite = _nonfinite_condition(column)
+    if nonfinite is None:
+        return None
+    return f'CASE WHEN {nonfinite} THEN CAST("{column.name}" AS VARCHAR) END'
 
 
 def parent_file(column: Column, files: dict[str, TableFile]) -> tuple[TableFile, Column] | None:
@@ -121,6 +149,9 @@ def check_frame_sql(tf: TableFile, files: dict[str, TableFile]) -> str:
         unparsed = _unparsed_sql(c, text)
         if unparsed:
             cols.append(f'{unparsed} AS "{unparsed_column(c.name)}"')
+        nonfinite = _nonfinite_sql(c)
+        if nonfinite:
+            cols.append(f'{nonfinite} AS "{nonfinite_column(c.name)}"')
         parent = parent_file(c, files)
         if parent:
             (pf, key), alias = parent, f"p{len(joins)}"
@@ -236,6 +267,8 @@ def _merge_one(acc: Any, new: Any, examples: int) -> None:
     if _raised(new) and not _raised(acc):
         acc.exception_info = new.exception_info
     a, b = acc.result, new.result
+    if acc.expectation_config.type == ROW_COUNT_TYPE:  # the table's rows: the batches' sum
+        a["observed_value"] = a.get("observed_value", 0) + b.get("observed_value", 0)
     for key in ("element_count", "unexpected_count", "missing_count"):
         if key in a or key in b:
             a[key] = a.get(key, 0) + b.get(key, 0)
@@ -279,6 +312,9 @@ def failures_from(result: Any, table: str, rows: int, examples: int) -> list[Che
         elif r.expectation_config.type == COLUMNS_RULE_TYPE:
             missing = res.get("details", {}).get("mismatched", {}).get("missing", [])
             out += [CheckFailure(table, col, rule, rows) for col in missing]
+        elif r.expectation_config.type == ROW_COUNT_TYPE:
+            detail = f"the file has no rows; {table} must not be empty"
+            out.append(CheckFailure(table, None, rule, 0, detail=detail))
         else:
             shown = [json_value(v) for v in res.get("partial_unexpected_list", [])]
             shown = [v for v in shown if v is not None][:examples]
@@ -298,11 +334,13 @@ def validate_table(
     tf: TableFile,
     files: dict[str, TableFile],
     settings: Settings,
+    scan: TimeScan | None = None,
 ) -> tuple[TableResult, Any]:
     """Run one table's suite over its file (in batches when the table is large).
 
     Only `large` tables are batched (usage_events); their checks are all per row, so summing the
     batches is exact. A unique column in a large table would need a cross-batch check.
+    `scan`, when given, sees every frame too (freshness facts without a second read).
     """
     name, path = tf.table.name, tf.path
     if tf.problem:
@@ -316,10 +354,13 @@ def validate_table(
         for frame in iter_frames(con, sql, batch_rows):
             rows += len(frame)
             merged = merge_results(merged, runner.run(vd, frame), examples)
+            if scan is not None:
+                scan.update(frame)
         if merged is None:
             merged = runner.run(vd, _empty_frame(con, sql))
     except READ_ERRORS as err:
-        return TableResult(name, path, rows=rows, problem=f"unreadable: {_first_line(err)}"), None
+        problem = f"unreadable: {read_error_message(err, path)}"
+        return TableResult(name, path, rows=rows, problem=problem), None
     checks = [Check(e["meta"]["column"], e["meta"]["rule"]) for e in runnable]
     failures = failures_from(merged, name, rows, examples)
     log.info("%s: %d rows, %d checks, %d failed", name, rows, len(checks), len(failures))
@@ -344,15 +385,20 @@ def validate_folder(
 ) -> ValidationReport:
     """Validate every table of the folder against its suite; write Data Docs; never raise on data.
 
-    The whole files are checked: rows after `as_of` are allowed, `as_of` only labels the report.
-    `tables` limits the run to some tables (their parents are still read for references);
-    `write_docs=False` skips the Data Docs HTML (about half a second of rendering).
+    The whole files are checked: rows after `as_of` are allowed. With `as_of`, the report also
+    holds the freshness checks at as_of (`freshness.py`: staleness per table, a closable label
+    window); without it, none run. A folder that is missing or holds no table file raises one
+    `DataFolderError` (`check_data_folder`) before anything is read; problems with single files
+    are reported per table. `tables` limits the run to some tables (their parents are still read
+    for references). Data Docs go to `docs_dir` (default `settings.validation.data_docs_dir`,
+    relative to the working folder), and the report names the index page;
+    `write_docs=False` skips the HTML (about half a second of rendering).
     """
     unknown = sorted(set(tables or ()) - set(TABLES))
     if unknown:
         raise ValueError(f"unknown tables {unknown}; the contract has {sorted(TABLES)}")
     start = time.perf_counter()
-    data_dir = Path(data_dir)
+    data_dir = check_data_folder(data_dir)
     docs_dir = Path(docs_dir or settings.validation.data_docs_dir).resolve()
     con = _connect()
     try:
@@ -360,7 +406,11 @@ def validate_folder(
         runner = SuiteRunner(settings, docs_dir)
         results, merged = [], {}
         for name in dict.fromkeys(tables or TABLES):
-            result, gx_result = validate_table(con, runner, files[name], files, settings)
+            tf = files[name]
+            scan = TimeScan.for_table(tf.table, as_of, settings) if as_of else None
+            result, gx_result = validate_table(con, runner, tf, files, settings, scan)
+            if scan is not None and result.problem is None:
+                result = with_freshness(result, scan, settings)
             results.append(result)
             if gx_result is not None:
                 merged[name] = gx_result

@@ -7,6 +7,7 @@ unwrapped `models.pyfunc_model.AdvocacyModel` loaded from the registry).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Protocol
 
 import duckdb
@@ -113,3 +114,43 @@ def candidates_table(
     for col in ("p_advocate", "p_burnout", "priority"):
         out[col] = out[col].round(4)
     return out[list(CANDIDATES_COLUMNS)]
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(value: object) -> object:
+    """`'` before a text value a spreadsheet would run as a formula; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell neutralised; numbers, booleans, dates and nulls untouched.
+
+    Only text is escaped: a negative probability or rank stays a number in the file.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if not (
+            pd.api.types.is_numeric_dtype(s)
+            or pd.api.types.is_bool_dtype(s)
+            or pd.api.types.is_datetime64_any_dtype(s)
+        ):
+            out[col] = s.map(neutralise_formula, na_action="ignore")
+    return out
+
+
+def write_candidates_csv(
+    candidates: pd.DataFrame, path: Path, *, encoding: str = "utf-8-sig"
+) -> None:
+    """candidates.csv for people with spreadsheets: formula cells neutralised, BOM by default.
+
+    `utf-8-sig` writes a byte-order mark so Excel and LibreOffice's default import read the
+    file as UTF-8 ("Rómulo", not "RÃ³mulo"); `utf-8` leaves it out. Rows end in CRLF
+    (RFC 4180), which also makes the writer quote any cell holding a bare CR or LF.
+    """
+    spreadsheet_safe(candidates).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")

@@ -12,8 +12,10 @@ import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
+import duckdb
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
@@ -148,14 +150,204 @@ def tune_params(
     return best
 
 
-def _check_frame(frame: pd.DataFrame, features: Sequence[str], settings: Settings) -> None:
+class TrainingRowsError(ValueError):
+    """Too few training rows, or rows with one label only: the message says which model, how
+    many rows, the setting, and why (from `TrainingRowsFacts` when the caller has them)."""
+
+    def __init__(self, target: Target, rows: int, min_rows: int, message: str) -> None:
+        self.target, self.rows, self.min_rows = target, rows, min_rows
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class TrainingRowsFacts:
+    """What the data before as_of holds for one target's label rows (to say why there are none).
+
+    events: asks not cancelled (advocate) / completed activities (burnout) before as_of;
+    in_lookback: those inside the target's lookback; closed: those whose label window closed
+    before as_of (advocate: the response window; burnout: completed before the newest snapshot).
+    """
+
+    target: Target
+    as_of: date
+    data_begins: pd.Timestamp | None
+    events: int
+    in_lookback: int
+    closed: int
+    newest_event: pd.Timestamp | None
+
+
+def training_rows_facts(
+    con: duckdb.DuckDBPyConnection, as_of: date, target: Target, settings: Settings
+) -> TrainingRowsFacts:
+    """Facts for `TrainingRowsError` from the loader's views (a few aggregates; cheap)."""
+    from features.state import register_state, timestamp_sql
+
+    register_state(con)
+    w, T = settings.windows, timestamp_sql(as_of)
+    if target == "advocate":
+        ask = f"requested_at IS NOT NULL AND status <> 'cancelled' AND requested_at < {T}"
+        lookback = f"{ask} AND requested_at >= {T} - days_span({int(w.advocate_lookback_days)})"
+        label = f"advocate_label(status, requested_at, completed_at, {w.response_window_days}, {T})"
+        sql = (
+            f"SELECT count(*) FILTER (WHERE {ask}), count(*) FILTER (WHERE {lookback}), "
+            f"count(*) FILTER (WHERE {lookback} AND {label} IS NOT NULL), "
+            f"max(requested_at) FILTER (WHERE {ask}) FROM advocacy_activities"
+        )
+    else:
+        done = f"activity_completed_before(status, completed_at, {T})"
+        newest_snapshot = f"{T} - days_span({int(w.burnout_horizon_days)})"
+        sql = (
+            f"SELECT count(*) FILTER (WHERE {done}), count(*) FILTER (WHERE {done}), "
+            f"count(*) FILTER (WHERE {done} AND completed_at < {newest_snapshot}), "
+            f"max(completed_at) FILTER (WHERE {done}) FROM advocacy_activities"
+        )
+    events, in_lookback, closed, newest = con.execute(sql).fetchall()[0]
+    begins = con.execute(
+        "SELECT least((SELECT min(CAST(created_at AS TIMESTAMP)) FROM accounts), "
+        "(SELECT min(CAST(created_at AS TIMESTAMP)) FROM contacts), "
+        "(SELECT min(coalesce(requested_at, completed_at)) FROM advocacy_activities))"
+    ).fetchall()[0][0]
+    return TrainingRowsFacts(
+        target,
+        as_of,
+        pd.Timestamp(begins) if begins is not None else None,
+        int(events or 0),
+        int(in_lookback or 0),
+        int(closed or 0),
+        pd.Timestamp(newest) if newest is not None else None,
+    )
+
+
+def _title(target: Target, settings: Settings) -> str:
+    name = (
+        settings.tracking.advocate_model_name
+        if target == "advocate"
+        else settings.tracking.burnout_model_name
+    )
+    return f"{TARGET_TITLES.get(target, target)} ({name})"
+
+
+def _when(ts: pd.Timestamp | None) -> str:
+    return "none" if ts is None else ts.isoformat(sep=" ", timespec="seconds")
+
+
+def _no_rows_cause(
+    target: Target, rows: int, settings: Settings, facts: TrainingRowsFacts | None
+) -> str:
+    """Why a target has no (or few) label rows at as_of, as precisely as the facts allow."""
+    w = settings.windows
+    if target == "advocate":
+        window, lookback = w.response_window_days, w.advocate_lookback_days
+        if facts is None and rows:
+            return (
+                f"only {rows} asks have a closed {window}-day response window in the "
+                f"{lookback} days before as_of (windows.advocate_lookback_days)"
+            )
+        if facts is None:
+            return (
+                f"no asks with a closed {window}-day response window in the {lookback} days "
+                "before as_of (no asks, all too recent, or as_of too far past the data; "
+                "`advocacy validate --as-of` says which)"
+            )
+        T = facts.as_of.isoformat()
+        if facts.data_begins is None or facts.data_begins >= pd.Timestamp(facts.as_of):
+            return f"as_of {T} is before the data begins ({_when(facts.data_begins)})"
+        if facts.events == 0:
+            return f"no asks before as_of {T} (requested_at set, status not cancelled)"
+        if facts.in_lookback == 0:
+            return (
+                f"the newest ask ({_when(facts.newest_event)}) is older than the {lookback}-day "
+                "lookback: as_of is too far past the data (windows.advocate_lookback_days)"
+            )
+        if facts.closed == 0:
+            opens = (facts.as_of - timedelta(days=window)).isoformat()
+            return (
+                f"{facts.in_lookback} asks before as_of {T}, but none has a closed {window}-day "
+                f"response window: all were made on or after {opens} "
+                "(windows.response_window_days)"
+            )
+        return (
+            f"only {facts.closed} asks have a closed {window}-day response window in the "
+            f"{lookback} days before as_of {T} (windows.advocate_lookback_days)"
+        )
+    horizon = w.burnout_horizon_days
+    if facts is None and rows:
+        return (
+            f"only {rows} (advocate, snapshot) rows whose {horizon}-day horizon closed in the "
+            f"{w.burnout_lookback_days} days before as_of (windows.burnout_lookback_days)"
+        )
+    if facts is None:
+        return (
+            f"no active advocate at any snapshot whose {horizon}-day horizon closed before as_of "
+            "(no completed activities, all too recent, or as_of before the data)"
+        )
+    T = facts.as_of.isoformat()
+    if facts.data_begins is None or facts.data_begins >= pd.Timestamp(facts.as_of):
+        return f"as_of {T} is before the data begins ({_when(facts.data_begins)})"
+    if facts.events == 0:
+        return f"no completed advocacy activity before as_of {T}: nobody is an advocate yet"
+    if facts.closed == 0:
+        first = (facts.as_of - timedelta(days=horizon)).isoformat()
+        return (
+            f"{facts.events} completed activities before as_of {T}, but none before {first} "
+            f"(as_of - windows.burnout_horizon_days): no {horizon}-day horizon has closed"
+        )
+    return (
+        f"only {rows} (advocate, snapshot) rows from {facts.closed} completed activities before "
+        f"the newest snapshot in the {w.burnout_lookback_days} days before as_of {T} "
+        "(windows.burnout_lookback_days)"
+    )
+
+
+def _one_label_cause(target: Target, value: int, settings: Settings) -> str:
+    w = settings.windows
+    if target == "advocate":
+        if value == 0:
+            return (
+                f"every ask was declined, unanswered or completed after "
+                f"{w.response_window_days} days (none accepted)"
+            )
+        return "every ask was accepted (none declined): nothing to tell yes from no"
+    if value == 0:
+        return (
+            f"no burnout event: no active advocate opted out or gave NPS <= "
+            f"{w.nps_detractor_max} within {w.burnout_horizon_days} days of a snapshot"
+        )
+    return "every row is a burnout event: nothing to tell burnout from staying"
+
+
+def check_training_rows(
+    frame: pd.DataFrame,
+    target: Target,
+    settings: Settings,
+    facts: TrainingRowsFacts | None = None,
+) -> None:
+    """Refuse, with `TrainingRowsError`, fewer than training.min_rows rows or a single label."""
+    n, min_rows = len(frame), settings.training.min_rows
+    title = _title(target, settings)
+    labels = sorted(int(v) for v in frame[LABEL].dropna().unique()) if n else []
+    if n < min_rows:
+        cause = _no_rows_cause(target, n, settings, facts)
+        if len(labels) == 1:
+            one = _one_label_cause(target, labels[0], settings)
+            cause += f"; all have label {labels[0]}: {one}"
+        message = f"{title}: {n} training rows < training.min_rows={min_rows}: {cause}"
+        raise TrainingRowsError(target, n, min_rows, message)
+    if len(labels) == 1:
+        raise TrainingRowsError(
+            target,
+            n,
+            min_rows,
+            f"{title}: all {n} training rows have label {labels[0]} "
+            f"(training.min_rows={min_rows} met): {_one_label_cause(target, labels[0], settings)}",
+        )
+
+
+def _check_frame(frame: pd.DataFrame, features: Sequence[str]) -> None:
     missing = [c for c in (*ID_COLUMNS, LABEL, *features) if c not in frame.columns]
     if missing:
         raise ValueError(f"feature frame lacks columns: {missing}")
-    if len(frame) < settings.training.min_rows:
-        raise ValueError(
-            f"{len(frame)} training rows < training.min_rows={settings.training.min_rows}"
-        )
     if not set(frame[LABEL].unique()) <= {0, 1}:
         raise ValueError("label must be 0/1")
 
@@ -223,11 +415,16 @@ def fit_target(
     *,
     features: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
+    facts: TrainingRowsFacts | None = None,
 ) -> FittedTarget:
-    """Split by time, fit + early-stop + calibrate, and evaluate against both baselines."""
+    """Split by time, fit + early-stop + calibrate, and evaluate against both baselines.
+
+    Too few rows or a single label raise `TrainingRowsError`; pass `facts`
+    (`training_rows_facts(con, as_of, target, settings)`) to have it say exactly why.
+    """
     # OpenMP/BLAS threads fighting other work on a small machine can cost 10x: cap them.
     with threadpool_limits(limits=settings.training.num_threads or None):
-        return _fit_target(frame, target, settings, features, categorical)
+        return _fit_target(frame, target, settings, features, categorical, facts)
 
 
 def _fit_target(
@@ -236,9 +433,11 @@ def _fit_target(
     settings: Settings,
     features: Sequence[str] | None,
     categorical: Sequence[str] | None,
+    facts: TrainingRowsFacts | None = None,
 ) -> FittedTarget:
     features, categorical = resolve_features(features, categorical)
-    _check_frame(frame, features, settings)
+    _check_frame(frame, features)
+    check_training_rows(frame, target, settings, facts)
     frame = frame.reset_index(drop=True)
     split = split_for_target(frame, target, settings)
     fit, valid = frame.iloc[split.fit_idx], frame.iloc[split.valid_idx]

@@ -1,19 +1,24 @@
 """The `advocacy` command line (outputs.md): the stable interface for people and batch jobs.
 
-Exit codes: 0 success; 1 data contract failure (nothing published); 2 usage error;
-3 any other failure, with one line on stderr saying what went wrong and where.
+Exit codes: 0 success; 1 data contract failure or unusable data folder (nothing published);
+2 usage or configuration error; 3 any other failure, with one line on stderr saying what went
+wrong and where (tracebacks only with -v); 128 + N when stopped by signal N (130 for Ctrl-C).
+
+Cheap checks run before Prefect starts (it takes 20-45 s on a busy machine): the settings
+file, the data folder, the out folder. Start-up, logging and signals: `pipelines/runtime.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+
+from pipelines import runtime
 
 EXIT_OK, EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 
@@ -60,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="run every data contract and print a per-table report")
     _data_args(val, as_of_required=False)
-    val.add_argument("--docs-dir", type=Path, help="where GX Data Docs go (default: ./validation)")
+    val.add_argument(
+        "--docs-dir",
+        type=Path,
+        help="where GX Data Docs go (default: validation.data_docs_dir if set, "
+        "else <output_root>/validation)",
+    )
 
     tr = sub.add_parser(
         "train", help="build features, train both models, register, promote champions"
@@ -96,7 +106,7 @@ def _data_args(p: argparse.ArgumentParser, *, as_of_required: bool = False) -> N
 
 
 def _as_of(args: argparse.Namespace) -> date:
-    return args.as_of or datetime.now(UTC).date()
+    return getattr(args, "as_of", None) or datetime.now(UTC).date()  # serve has no --as-of
 
 
 # ------------------------------------------------------------------ commands
@@ -114,16 +124,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from advocacy_settings import load_settings
+    settings = _checked_inputs(args)
     from data_contracts.validate import validate_folder
 
-    settings = load_settings(args.config)
-    report = validate_folder(args.data, settings, docs_dir=args.docs_dir, as_of=_as_of(args))
+    docs_dir = args.docs_dir or runtime.data_docs_dir(settings)
+    report = validate_folder(args.data, settings, docs_dir=docs_dir, as_of=_as_of(args))
     print(report.to_text())
     return EXIT_OK if report.ok else EXIT_CONTRACT
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    _prepare_flow_run(args)
     from pipelines.flows import train_flow
     from pipelines.outputs import outcome_row
 
@@ -133,6 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    _prepare_flow_run(args, publishes=True)
     from pipelines.flows import score_flow
 
     published = score_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
@@ -141,6 +153,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _prepare_flow_run(args, publishes=True)
     from pipelines.flows import weekly_flow
 
     published = weekly_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
@@ -149,17 +162,35 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from advocacy_settings import load_settings
+    settings = _prepare_flow_run(args, publishes=args.out is not None)
     from pipelines.deploy import serve
 
-    serve(
-        args.data,
-        load_settings(args.config),
-        out_dir=args.out,
-        cron=args.cron,
-        config_path=_config(args),
-    )
+    serve(args.data, settings, out_dir=args.out, cron=args.cron, config_path=_config(args))
     return EXIT_OK
+
+
+# ------------------------------------------------------------------ checks before Prefect
+def _checked_inputs(args: argparse.Namespace) -> Any:
+    """The settings (SettingsError: exit 2) and the data folder (DataFolderError: exit 1)."""
+    from advocacy_settings import load_settings
+    from data_contracts.load import check_data_folder
+
+    settings = load_settings(args.config)
+    check_data_folder(args.data)
+    return settings
+
+
+def _prepare_flow_run(args: argparse.Namespace, *, publishes: bool = False) -> Any:
+    """Everything that can fail in a second, then Prefect's API (started if need be)."""
+    settings = _checked_inputs(args)
+    if publishes:
+        from pipelines.publish import check_target, resolve_out_dir
+
+        target, _ = resolve_out_dir(args.out, _as_of(args), settings.output_root)
+        check_target(target)  # UnsafeOutputError: exit 2, before a long run
+    runtime.apply_settings(settings)
+    runtime.start_prefect()
+    return settings
 
 
 def _config(args: argparse.Namespace) -> str | None:
@@ -193,38 +224,30 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 }  # fmt: skip
 
 
-def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("alembic", "mlflow", "httpx", "great_expectations"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if not verbose:  # Prefect reports failures with tracebacks; the CLI says it in one line
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(lambda record: not record.name.startswith("prefect"))
-
-
-def _quiet_third_parties(verbose: bool) -> None:
-    """Libraries log to the console only when asked (-v); failures get our one line instead."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    os.environ.setdefault(
-        "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "INFO" if verbose else "CRITICAL"
-    )
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # exits 2 on usage errors
-    _quiet_third_parties(args.verbose)
-    _configure_logging(args.verbose)
-    try:
-        return COMMANDS[args.command](args)
-    except Exception as exc:
-        return _report_failure(exc, args.verbose)
+    runtime.prepare_environment(args.verbose)  # before anything imports Prefect or MLflow
+    runtime.configure_logging(args.verbose)
+    with runtime.signals_raise_exit():
+        try:
+            return COMMANDS[args.command](args)
+        except runtime.Terminated as exc:
+            return _report_stop(exc.signal_name, int(exc.code), args.verbose, exc)
+        except KeyboardInterrupt as exc:
+            return _report_stop("SIGINT", 130, args.verbose, exc)
+        except Exception as exc:
+            stop = runtime.stopped_by()  # a library wrapped our signal into its own error
+            if stop is not None:
+                return _report_stop(stop.signal_name, int(stop.code), args.verbose, exc)
+            return _report_failure(exc, args.verbose)
+
+
+def _report_stop(name: str, code: int, verbose: bool, exc: BaseException) -> int:
+    """Stopped from outside: Prefect's temporary server is stopped at exit (atexit)."""
+    if verbose:
+        traceback.print_exception(exc)
+    print(f"advocacy: stopped by {name}", file=sys.stderr)
+    return code
 
 
 def _report_failure(exc: BaseException, verbose: bool) -> int:

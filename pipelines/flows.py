@@ -7,7 +7,6 @@ are passed in memory, so tasks opt out of input hashing (`NO_CACHE`).
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from dataclasses import dataclass
@@ -26,24 +25,25 @@ from data_contracts.profile import profile_tables
 from data_contracts.validate import validate_folder
 from features import build as feature_build
 from models import activity, ranking, score, tracking
-from models.train import fit_target
-from pipelines import outputs, publish
+from models.train import TrainingRowsFacts, fit_target, training_rows_facts
+from pipelines import errors, outputs, publish, runtime
 
 log = logging.getLogger(__name__)
+# Candidates for a retry; `errors.is_transient` decides (no retry on ENOSPC, EROFS, EACCES,
+# EPERM, ENOENT, a missing file or folder; yes on time-outs, connection errors, a locked DB).
 TRANSIENT = (OSError, TimeoutError, sqlite3.OperationalError)
 
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
-    """Retry I/O only on errors that may go away (network, locks); a missing model will not."""
+    """Retry I/O only on errors that may go away (network, locks); a full disk will not."""
     try:
         state.result()
-    except TRANSIENT as exc:
-        return not isinstance(exc, FileNotFoundError)
-    except BaseException:
-        return False
+    except BaseException as exc:
+        return errors.is_transient(exc)
     return False
 
 
+# Every task that reads or writes files or the MLflow store gets these.
 IO_RETRIES = {"retries": 2, "retry_delay_seconds": [2, 10], "retry_condition_fn": _transient}
 TARGETS = ("advocate", "burnout")
 
@@ -67,11 +67,15 @@ def profile_inputs(data_dir: Path, as_of: date) -> list[dict]:
         con.close()
 
 
-@task(name="check-contracts", cache_policy=NO_CACHE)
-def check_contracts(data_dir: Path, as_of: date, settings: Settings) -> Any:
-    report = validate_folder(data_dir, settings, as_of=as_of)
-    create_markdown_artifact(
-        key="data-contracts", markdown=f"```\n{report.to_text()}\n```", description="GX contracts"
+@task(name="check-contracts", cache_policy=NO_CACHE, **IO_RETRIES)
+def check_contracts(
+    data_dir: Path, as_of: date, settings: Settings, docs_dir: Path | None = None
+) -> Any:
+    report = validate_folder(data_dir, settings, docs_dir=docs_dir, as_of=as_of)
+    create_markdown_artifact(  # counts only: example values may be personal data
+        key="data-contracts",
+        markdown=outputs.contracts_markdown(report),
+        description="GX contracts",
     )
     if not report.ok:
         raise ContractError(report)
@@ -80,7 +84,14 @@ def check_contracts(data_dir: Path, as_of: date, settings: Settings) -> Any:
 
 @task(name="register-model", cache_policy=NO_CACHE, **IO_RETRIES)
 def register_model(fitted: Any, settings: Settings, as_of: date, fingerprint: dict) -> Any:
-    return tracking.log_and_promote(fitted, settings, as_of=as_of, data_fingerprint=fingerprint)
+    """Log the run and register a candidate version; a retry reuses them (same run key)."""
+    return tracking.register_candidate(fitted, settings, as_of=as_of, data_fingerprint=fingerprint)
+
+
+@task(name="promote-models", cache_policy=NO_CACHE, **IO_RETRIES)
+def promote_models(candidates: list[Any], settings: Settings) -> list[Any]:
+    """Gate every candidate against its champion and move the aliases, all or none; retry-safe."""
+    return tracking.promote_candidates(candidates, settings)
 
 
 @task(name="load-champions", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -97,17 +108,20 @@ def publish_run(bundle: outputs.RunBundle, out_dir: Path | None, settings: Setti
 
 
 # ---------------------------------------------------------------- tasks: pure logic
-@task(name="build-feature-rows", cache_policy=NO_CACHE)
+@task(name="build-feature-rows", cache_policy=NO_CACHE, **IO_RETRIES)
 def build_feature_rows(
     data_dir: Path, as_of: date, settings: Settings, *, training: bool, scoring: bool = True
-) -> dict[str, pd.DataFrame]:
+) -> dict[str, Any]:
     """Training and/or scoring rows from one connection, so usage is rolled up once."""
     con = connect(data_dir)
     try:
-        rows: dict[str, pd.DataFrame] = {}
+        rows: dict[str, Any] = {}
         if training:
             rows["advocate"] = feature_build.build_advocate_training(con, as_of, settings)
             rows["burnout"] = feature_build.build_burnout_training(con, as_of, settings)
+            for t in TARGETS:  # too few rows: gather why, so the refusal can say it
+                if len(rows[t]) < settings.training.min_rows:
+                    rows[f"{t}_rows_facts"] = training_rows_facts(con, as_of, t, settings)
         if scoring:
             rows["features"] = feature_build.build_scoring(con, as_of, settings)
             rows["facts"] = feature_build.build_eligibility_facts(con, as_of, settings)
@@ -118,8 +132,10 @@ def build_feature_rows(
 
 
 @task(name="fit-model", cache_policy=NO_CACHE)
-def fit_model(frame: pd.DataFrame, target: str, settings: Settings) -> Any:
-    return fit_target(frame, target, settings)
+def fit_model(
+    frame: pd.DataFrame, target: str, settings: Settings, facts: TrainingRowsFacts | None = None
+) -> Any:
+    return fit_target(frame, target, settings, facts=facts)
 
 
 @task(name="score-and-rank", cache_policy=NO_CACHE)
@@ -133,7 +149,7 @@ def score_and_rank(
     return ranking.rank_population(scored, rows["facts"], settings)
 
 
-@task(name="shortlist", cache_policy=NO_CACHE)
+@task(name="shortlist", cache_policy=NO_CACHE, **IO_RETRIES)  # reads contact details
 def make_shortlist(
     data_dir: Path,
     ranked: pd.DataFrame,
@@ -203,22 +219,36 @@ class RunContext:
 
 
 def _start(data_dir: str, as_of: str | None, config_path: str | None) -> RunContext:
-    """Settings, tracking, as_of; then the contracts (stop here on failure) and the profile."""
+    """Settings, tracking, as_of; then the contracts (stop here on failure) and the profile.
+
+    The project's log lines go to this run's Prefect logs; GX Data Docs go under the output
+    root (or `validation.data_docs_dir` when set), not into the working folder.
+    """
+    runtime.route_project_logs()
     settings = load_settings(config_path)
     tracking.configure_tracking(settings)
     day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
     data = Path(data_dir)
-    report = check_contracts(data, day, settings)
+    report = check_contracts(data, day, settings, runtime.data_docs_dir(settings))
     return RunContext(settings, day, data, report, profile_inputs(data, day))
 
 
 def _train(frames: dict[str, pd.DataFrame], run: RunContext) -> list[Any]:
     day, settings, inputs = run.day, run.settings, run.inputs
     fingerprint = {"as_of": day.isoformat(), "inputs": {p["table"]: p for p in inputs}}
-    outcomes = []
-    for target in TARGETS:
-        fitted = fit_model(frames[target], target, settings)
-        outcomes.append(register_model(fitted, settings, day, fingerprint))
+    # Fit both, then register both, then promote both together: a failure anywhere before the
+    # last step promotes nothing, and each step can be retried without duplicating versions.
+    fitted = {
+        t: fit_model.with_options(name=f"fit-{t}")(
+            frames[t], t, settings, frames.get(f"{t}_rows_facts")
+        )
+        for t in TARGETS
+    }
+    candidates = [
+        register_model.with_options(name=f"register-{t}")(fitted[t], settings, day, fingerprint)
+        for t in TARGETS
+    ]
+    outcomes = promote_models(candidates, settings)
     create_table_artifact(
         key="training-summary",
         table=[outputs.outcome_row(o) for o in outcomes],
@@ -237,10 +267,10 @@ def _score_and_publish(rows: dict[str, pd.DataFrame], run: RunContext, out_dir: 
         inputs=inputs, contracts=report.to_dict(), settings=settings,
     )  # fmt: skip
     published = publish_run(bundle, Path(out_dir) if out_dir else None, settings)
-    outputs.log_to_mlflow(published, day, settings)
+    outputs.log_to_mlflow(bundle, published)
     create_table_artifact(
-        key="candidates", table=json.loads(candidates.head(25).to_json(orient="records")),
-        description=f"Top of the advocacy list as of {day}",
+        key="candidates", table=outputs.candidates_artifact(candidates, 25),
+        description=f"Top of the advocacy list as of {day} (ids only; names are in the CSV)",
     )  # fmt: skip
     create_markdown_artifact(key="weekly-summary", markdown=bundle.summary_markdown(published))
     return published

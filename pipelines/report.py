@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader
 
 from models.ranking import REASON_WORDS
 
@@ -62,9 +62,8 @@ def render_report(
     settings_summary: dict[str, Any],
     generated_at: str,
 ) -> str:
-    env = Environment(
-        loader=PackageLoader("pipelines", "templates"), autoescape=select_autoescape(["html"])
-    )
+    # Every value is escaped: names, titles and account names come from the CRM as typed.
+    env = Environment(loader=PackageLoader("pipelines", "templates"), autoescape=True)
     left_alone = (
         scores.loc[~scores["eligible"], "ineligible_reason"].value_counts().rename_axis("reason")
     )

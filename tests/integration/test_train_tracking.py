@@ -54,7 +54,9 @@ def _promote(fitted: FittedTarget, settings: Settings) -> tracking.RegistryOutco
     return tracking.log_and_promote(fitted, settings, as_of=AS_OF, data_fingerprint=FINGERPRINT)
 
 
-def test_configure_tracking_puts_artifacts_next_to_the_database(store, tmp_path):
+def test_configure_tracking_puts_artifacts_next_to_the_database(store, tmp_path, mlflow_store):
+    assert not (tmp_path / "mlflow.db").exists()  # first use: created by the first training
+    tracking._ensure_experiment(mlflow_store, store)
     experiment = mlflow.get_experiment_by_name(store.tracking.experiment)
     assert experiment.artifact_location == (tmp_path / "mlartifacts").resolve().as_uri()
     assert tracking.configure_tracking(store)  # idempotent: the experiment already exists
@@ -129,8 +131,12 @@ def test_champion_that_cannot_score_the_new_schema_is_replaced_and_says_why(stor
     outcome = _promote(_fit(make_frame(seed=1).drop(columns="noise"), "advocate", fewer), store)
     assert outcome.promoted and outcome.version == 2
     assert "could not score" in outcome.decision and "noise" in outcome.decision
+    assert "FeatureColumnsError" in outcome.decision
 
 
-def test_no_champion_is_a_clear_error(store):
-    with pytest.raises(tracking.NoChampionError, match="champion"):
+def test_no_store_and_no_champion_are_clear_errors(store, mlflow_store):
+    with pytest.raises(tracking.TrackingStoreError, match=r"no MLflow tracking store.*champion"):
+        tracking.load_champion("advocacy-propensity", store)
+    tracking._ensure_experiment(mlflow_store, store)
+    with pytest.raises(tracking.NoChampionError, match="advocacy-propensity has no @champion"):
         tracking.load_champion("advocacy-propensity", store)

@@ -3,6 +3,8 @@
 The folder has about ten rows per table; the last row of accounts and contacts is referenced
 by no other table, so breaking it breaks exactly one rule. Every check in the built suites
 gets a case (the parametrization is derived from the suites), so a new rule can't go untested.
+The world is fresh at AS_OF (day 83 after 2025-01-01): usage up to day 79, NPS up to day 49,
+tickets up to day 39, asks on days 50-59 (two with a closed 30-day response window).
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from advocacy_settings import Settings
-from data_contracts.suites import SET_WHEN_STATUS, build_suite
-from data_contracts.tables import TABLES
+from data_contracts.load import DataFolderError, check_data_folder
+from data_contracts.suites import FINITE_RULE, ROW_COUNT_RULE, SET_WHEN_STATUS, build_suite
+from data_contracts.tables import NUMERIC_KINDS, TABLES
 from data_contracts.validate import validate_folder
 
 N = 10
 LAST = N - 1
-AS_OF = date(2026, 11, 23)
+AS_OF = date(2025, 3, 25)
 
 
 def _ids(prefix: str, n: int = N) -> list[str]:
@@ -70,7 +76,7 @@ def valid_frames() -> dict[str, pd.DataFrame]:
             {
                 "response_id": _ids("R"),
                 "contact_id": people,
-                "responded_at": [_ts(20 + i) for i in range(N)],
+                "responded_at": [_ts(40 + i) for i in range(N)],
                 "score": list(range(N)),
                 "comment": [None, *["fine"] * LAST],
             }
@@ -78,7 +84,7 @@ def valid_frames() -> dict[str, pd.DataFrame]:
         "usage_events": pd.DataFrame(
             {
                 "contact_id": people,
-                "occurred_at": [_ts(10 + i, 13) for i in range(N)],
+                "occurred_at": [_ts(70 + i, 13) for i in range(N)],
                 "event": (["login", "export"] * N)[:N],
             }
         ),
@@ -202,6 +208,9 @@ def break_rule(table: str, column: str | None, rule: str) -> Broken:
     """A copy of the valid frames in which exactly this (table, column, rule) fails."""
     frames = valid_frames()
     spec = TABLES[table]
+    if rule == ROW_COUNT_RULE:  # a header-only file
+        frames[table] = frames[table].iloc[0:0]
+        return Broken(frames, 0)
     if column is None:  # required column present: drop the last contract column
         dropped = spec.columns[-1].name
         frames[table] = frames[table].drop(columns=[dropped])
@@ -226,6 +235,11 @@ def break_rule(table: str, column: str | None, rule: str) -> Broken:
         _set(frames, table, column, row, value)
     elif rule == "looks like an e-mail address":
         _set(frames, table, column, row, "not-an-email")
+    elif rule == FINITE_RULE:
+        frames[table][column] = frames[table][column].astype("float64")
+        frames[table].loc[row, column] = np.inf
+        if col.kind == "int" and not col.nullable:  # inf is no integer: the typed value is null
+            broken.also.add((table, column, "not null"))
     elif rule.startswith("is a"):
         _set(frames, table, column, row, "oops", text=True)
         if not col.nullable:
@@ -279,7 +293,7 @@ def test_each_rule_fails_alone(table, column, rule, tmp_path, settings):
     assert _failures(report) == {(table, named, rule)} | broken.also
     failure = next(f for f in report.failures if (f.column, f.rule) == (named, rule))
     assert failure.failing_rows == broken.failing_rows
-    assert f"{table}.{named}  {rule}" in report.to_text()
+    assert f"{table}.{named or '(table)'}  {rule}" in report.to_text()
 
 
 def test_every_table_has_its_rules():
@@ -289,7 +303,11 @@ def test_every_table_has_its_rules():
     assert ("advocacy_activities", "completed_at", "completed_at >= requested_at") in checks
     assert ("accounts", "segment", "values in set {smb, mid_market, enterprise}") in checks
     assert ("contacts", "email", "looks like an e-mail address") in checks
+    assert ("accounts", "arr", FINITE_RULE) in checks
     assert all((name, None, "required column present") in checks for name in TABLES)
+    required = {name for name, table in TABLES.items() if not table.may_be_empty}
+    assert {name for name, column, rule in checks if rule == ROW_COUNT_RULE} == required
+    assert required == set(TABLES) - {"support_tickets"}
 
 
 # ---------------------------------------------------------------- files that can't be used
@@ -390,6 +408,179 @@ def test_unknown_table_name_is_refused(tmp_path, settings):
         _validate(tmp_path, settings, tmp_path, tables=["nope"])
 
 
+# ---------------------------------------------------------------- non-finite numbers
+
+NUMERIC = [
+    (name, c.name)
+    for name, table in TABLES.items()
+    for c in table.columns
+    if c.kind in NUMERIC_KINDS
+]
+NONFINITE = {"inf": np.inf, "-inf": -np.inf, "nan": np.nan}
+
+
+def _expected_nonfinite(table: str, column: str, texts: list[str]) -> set:
+    """The finite-number failure, plus what the typed value also breaks (NaN reads as null in
+    pandas, inf is no integer; -inf is below a minimum)."""
+    col = TABLES[table].column(column)
+    out = {(table, column, FINITE_RULE)}
+    if not col.nullable and (col.kind == "int" or "nan" in texts):
+        out.add((table, column, "not null"))
+    if col.kind == "float" and col.min_value is not None and "-inf" in texts:
+        out.add((table, column, f">= {col.min_value:g}"))
+    return out
+
+
+def _write_parquet_with(folder: Path, table: str, column: str, rows: dict[int, float]) -> None:
+    """Rewrite one table with real NaN / inf doubles (pandas would write NaN as null)."""
+    frame = valid_frames()[table]
+    values = frame[column].astype("float64").to_numpy(copy=True)
+    nulls = np.isnan(values)
+    for row, value in rows.items():
+        values[row], nulls[row] = value, False
+    arrow = pa.Table.from_pandas(frame.drop(columns=[column]), preserve_index=False)
+    position = list(frame.columns).index(column)
+    pq.write_table(
+        arrow.add_column(position, column, pa.array(values, mask=nulls)),
+        folder / f"{table}.parquet",
+    )
+
+
+@pytest.mark.parametrize("text", list(NONFINITE))
+@pytest.mark.parametrize(("table", "column"), NUMERIC)
+def test_nonfinite_parquet_number_fails_naming_table_column_and_examples(
+    table, column, text, tmp_path, settings
+):
+    folder = write_folder(valid_frames(), tmp_path / "data")
+    _write_parquet_with(folder, table, column, {LAST: NONFINITE[text]})
+    report = _validate(folder, settings, tmp_path, tables=[table], write_docs=False)
+
+    assert report.ok is False
+    assert _failures(report) == _expected_nonfinite(table, column, [text])
+    failure = next(f for f in report.failures if f.rule == FINITE_RULE)
+    assert (failure.failing_rows, failure.examples) == (1, [text])
+    assert f"FAIL  {table}.{column}  {FINITE_RULE}  1 failing rows  e.g. '{text}'" in (
+        report.to_text()
+    )
+
+
+@pytest.mark.parametrize(("table", "column"), NUMERIC)
+def test_nonfinite_csv_text_fails_with_every_example(table, column, tmp_path, settings):
+    frames = valid_frames()
+    for row, text in zip((LAST - 2, LAST - 1, LAST), NONFINITE, strict=True):
+        _set(frames, table, column, row, text, text=True)
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    report = _validate(folder, settings, tmp_path, tables=[table], write_docs=False)
+
+    assert _failures(report) == _expected_nonfinite(table, column, list(NONFINITE))
+    failure = next(f for f in report.failures if f.rule == FINITE_RULE)
+    assert failure.failing_rows == 3 and sorted(failure.examples) == sorted(NONFINITE)
+
+
+def test_huge_csv_number_overflows_to_inf_and_fails(tmp_path, settings):
+    frames = valid_frames()
+    _set(frames, "accounts", "arr", LAST, "1e400", text=True)
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    report = _validate(folder, settings, tmp_path, tables=["accounts"], write_docs=False)
+    assert _failures(report) == {("accounts", "arr", FINITE_RULE)}
+
+
+# ---------------------------------------------------------------- empty tables
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_header_only_csv_fails_unless_the_table_may_be_empty(table, tmp_path, settings):
+    frames = valid_frames()
+    frames[table] = frames[table].iloc[0:0]
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    assert (folder / f"{table}.csv").read_text().count("\n") == 1  # the header only
+    report = _validate(folder, settings, tmp_path, tables=[table], write_docs=False)
+
+    if TABLES[table].may_be_empty:
+        assert report.ok, report.to_text()
+        return
+    assert _failures(report) == {(table, None, ROW_COUNT_RULE)}
+    line = f"  FAIL  {table}.(table)  {ROW_COUNT_RULE}  the file has no rows; {table} must not"
+    assert line in report.to_text()
+
+
+# ---------------------------------------------------------------- the folder itself
+
+
+def test_missing_data_folder_is_one_error_raised_once(tmp_path, settings):
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(DataFolderError) as info:
+        _validate(missing, settings, tmp_path)
+    message = str(info.value)
+    assert message == f"data folder does not exist: {missing}"
+    assert info.value.table is None and info.value.path == missing
+    assert not (tmp_path / "docs").exists()  # nothing started
+
+
+def test_check_data_folder_is_cheap_and_names_the_problem(tmp_path):
+    with pytest.raises(DataFolderError, match=r"^data folder does not exist: "):
+        check_data_folder(tmp_path / "nope")
+    a_file = tmp_path / "accounts.csv"
+    a_file.write_text("x\n")
+    with pytest.raises(DataFolderError, match="is a file, not a folder"):
+        check_data_folder(a_file)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataFolderError, match="holds none of the 6 input tables") as info:
+        check_data_folder(empty)
+    assert "\n" not in str(info.value) and "usage_events.parquet|csv" in str(info.value)
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "accounts.parquet").write_bytes(b"not parquet")  # not opened here
+    assert check_data_folder(garbage) == garbage
+
+
+def test_data_docs_go_where_asked_not_into_the_working_folder(tmp_path, settings, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = write_folder(valid_frames(), tmp_path / "data")
+    docs = tmp_path / "elsewhere" / "docs"
+    report = validate_folder(folder, settings, docs_dir=docs, as_of=AS_OF, tables=["accounts"])
+    assert report.data_docs_index == (docs / "index.html").resolve()
+    assert report.data_docs_index.is_file()
+    assert not (tmp_path / settings.validation.data_docs_dir).exists()
+
+
+# ---------------------------------------------------------------- file encodings
+
+
+def test_latin1_csv_names_file_line_and_fix(tmp_path, settings):
+    frames = valid_frames()
+    frames["accounts"].loc[2, "name"] = "Société Générale"
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    path = folder / "accounts.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
+    report = _validate(folder, settings, tmp_path, write_docs=False)
+
+    problem = report.table("accounts").problem
+    assert problem == (
+        "unreadable: accounts.csv line 4, column 10: not valid UTF-8 (byte 0xE9); "
+        "re-export as UTF-8"
+    )
+    assert f"accounts  [accounts.csv]  FAIL  {problem}" in report.to_text()
+
+
+def test_latin1_byte_past_the_csv_sniffer_sample_keeps_its_cause(tmp_path, settings):
+    """DuckDB sniffs the first rows only; a bad byte further down fails while reading."""
+    frames = valid_frames()
+    rows = 30_000
+    usage = pd.concat([frames["usage_events"]] * (rows // N), ignore_index=True)
+    usage.loc[rows - 1, "event"] = "café_opened"
+    frames["usage_events"] = usage
+    folder = write_folder(frames, tmp_path / "data", "csv")
+    path = folder / "usage_events.csv"
+    path.write_bytes(path.read_text(encoding="utf-8").encode("latin-1"))
+    report = _validate(folder, settings, tmp_path, tables=["usage_events"], write_docs=False)
+
+    problem = report.table("usage_events").problem
+    assert problem.startswith(f"unreadable: usage_events.csv line {rows + 1}, column ")
+    assert problem.endswith("not valid UTF-8 (byte 0xE9); re-export as UTF-8")
+
+
 # ---------------------------------------------------------------- batches and generated worlds
 
 
@@ -418,17 +609,17 @@ def test_large_table_is_validated_in_batches(tmp_path):
     assert "usage_events" in report.data_docs_index.read_text()
 
 
-def test_generated_parquet_world_passes(world_dir, tmp_path, settings):
-    report = _validate(world_dir, settings, tmp_path)
+def test_generated_parquet_world_passes(world_dir, as_of, tmp_path, settings):
+    report = validate_folder(world_dir, settings, docs_dir=tmp_path / "docs", as_of=as_of)
     assert report.failures == [] and report.ok, report.to_text()
     assert report.table("usage_events").rows > report.table("contacts").rows
 
 
-def test_generated_csv_world_passes(tmp_path, settings):
+def test_generated_csv_world_passes(as_of, tmp_path, settings):
     from synthetic.world import generate
 
     folder = tmp_path / "world"
-    generate(folder, contacts=1000, seed=5, as_of=AS_OF, fmt="csv")
-    report = _validate(folder, settings, tmp_path, write_docs=False)
+    generate(folder, contacts=1000, seed=5, as_of=as_of, fmt="csv")
+    report = validate_folder(folder, settings, as_of=as_of, write_docs=False)
     assert report.failures == [] and report.ok, report.to_text()
     assert all(t.path.suffix == ".csv" for t in report.tables)

@@ -80,3 +80,27 @@ def test_json_value_handles_gx_example_types():
         "2025-01-02",
     ]
     assert json_value(np.bool_(True)) is True
+
+
+def test_a_detail_replaces_the_row_count_on_one_line():
+    stale = CheckFailure(
+        "usage_events",
+        "occurred_at",
+        "newest row before as_of at most 7 days old",
+        0,
+        detail="newest occurred_at before as_of 2026-11-23 is 2024-11-20, 733 days old; "
+        "allowed 7 days (validation.max_staleness_days.usage_events)",
+    )
+    result = TableResult(
+        "usage_events",
+        Path("/d/usage_events.parquet"),
+        rows=3,
+        checks=[Check("occurred_at", stale.rule)],
+        failures=[stale],
+    )
+    text = ValidationReport(Path("/d"), [result]).to_text()
+    (line,) = [line for line in text.splitlines() if "FAIL  usage_events.occurred_at" in line]
+    assert line == f"  FAIL  usage_events.occurred_at  {stale.rule}  {stale.detail}"
+    assert "failing rows" not in text
+    assert stale.to_dict()["detail"] == stale.detail
+    assert CheckFailure("a", "b", "c", 1).to_dict()["detail"] is None

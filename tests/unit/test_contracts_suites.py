@@ -60,6 +60,8 @@ def test_every_column_rule_of_the_contract_is_a_check():
                 "string",
                 "enum",
             )
+            assert ((c.name, suites.FINITE_RULE) in rules) == (c.kind in ("int", "float"))
+        assert ((None, suites.ROW_COUNT_RULE) in rules) == (not table.may_be_empty)
         for later, earlier in table.column_pairs:
             pair = rules[(later, f"{later} >= {earlier}")]
             assert pair["kwargs"]["or_equal"] is True
@@ -98,6 +100,20 @@ def test_derived_columns_are_named_in_kwargs_and_described():
     assert check["description"] == "contact_id exists in contacts.contact_id"
     typed = _rules("usage_events")[("occurred_at", "is a timestamp (ISO 8601)")]
     assert typed["kwargs"] == {"column": suites.unparsed_column("occurred_at")}
+    finite = _rules("accounts")[("arr", suites.FINITE_RULE)]
+    assert finite["type"] == "expect_column_values_to_be_null"
+    assert finite["kwargs"] == {"column": suites.nonfinite_column("arr")}
+
+
+def test_required_tables_need_a_row_and_support_tickets_may_be_empty():
+    assert TABLES["support_tickets"].may_be_empty
+    for name, table in TABLES.items():
+        rule = _rules(name).get((None, suites.ROW_COUNT_RULE))
+        if table.may_be_empty:
+            assert rule is None
+        else:
+            assert rule["type"] == "expect_table_row_count_to_be_between"
+            assert rule["kwargs"] == {"min_value": 1}
 
 
 @pytest.mark.parametrize(

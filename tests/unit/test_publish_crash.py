@@ -254,7 +254,7 @@ def _publish_loop(root: str, week: str, tag: str, start, active, peak, rounds: i
 
 
 def test_publishers_in_separate_processes_serialise(tmp_path):
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")  # fresh processes, like two CLI runs
     root = tmp_path / "output"
     start = ctx.Barrier(3)
     active, peak = ctx.Value("i", 0), ctx.Value("i", 0)
