@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="build features, train both models, register, promote champions"
     )
     _data_args(tr)
+    _new_store_arg(tr)
 
     for name, text in (
         ("score", "score the population with the champion models and publish"),
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--out", type=Path, help="publish here (default: output/<as_of>/ + output/latest)"
         )
+        if name == "run":
+            _new_store_arg(p)
 
     srv = sub.add_parser(
         "serve", help="serve the weekly flow as a Prefect deployment on a cron schedule"
@@ -98,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     srv.add_argument("--cron", help="cron schedule (default from settings: Monday 06:00 UTC)")
     return parser
+
+
+def _new_store_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--new-store",
+        action="store_true",
+        help="start a new MLflow store where the old one is missing or empty (registry is lost)",
+    )
 
 
 def _data_args(p: argparse.ArgumentParser, *, as_of_required: bool = False) -> None:
@@ -138,7 +149,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from pipelines.flows import train_flow
     from pipelines.outputs import outcome_row
 
-    outcomes = train_flow(str(args.data), _as_of(args).isoformat(), _config(args))
+    outcomes = train_flow(
+        str(args.data), _as_of(args).isoformat(), _config(args), new_store=args.new_store
+    )
     _print_table([outcome_row(o) for o in outcomes])
     return EXIT_OK
 
@@ -156,7 +169,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     _prepare_flow_run(args, publishes=True)
     from pipelines.flows import weekly_flow
 
-    published = weekly_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
+    published = weekly_flow(
+        str(args.data), _as_of(args).isoformat(), _out(args), _config(args),
+        new_store=args.new_store,
+    )  # fmt: skip
     _print_published(published)
     return EXIT_OK
 

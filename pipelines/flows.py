@@ -172,10 +172,13 @@ def make_shortlist(
 # ---------------------------------------------------------------- flows
 @flow(name="train-advocacy")
 def train_flow(
-    data_dir: str, as_of: str | None = None, config_path: str | None = None
+    data_dir: str,
+    as_of: str | None = None,
+    config_path: str | None = None,
+    new_store: bool = False,
 ) -> list[Any]:
     """Build training rows, fit both models, log to MLflow, promote champions that earn it."""
-    run = _start(data_dir, as_of, config_path)
+    run = _start(data_dir, as_of, config_path, new_store=new_store)
     rows = build_feature_rows(run.data, run.day, run.settings, training=True, scoring=False)
     return _train(rows, run)
 
@@ -199,9 +202,10 @@ def weekly_flow(
     as_of: str | None = None,
     out_dir: str | None = None,
     config_path: str | None = None,
+    new_store: bool = False,
 ) -> str:
     """The weekly job: validate, features, train, score, publish."""
-    run = _start(data_dir, as_of, config_path)
+    run = _start(data_dir, as_of, config_path, new_store=new_store)
     rows = build_feature_rows(run.data, run.day, run.settings, training=True)
     _train(rows, run)
     return str(_score_and_publish(rows, run, out_dir))
@@ -218,7 +222,9 @@ class RunContext:
     inputs: list[dict]
 
 
-def _start(data_dir: str, as_of: str | None, config_path: str | None) -> RunContext:
+def _start(
+    data_dir: str, as_of: str | None, config_path: str | None, *, new_store: bool = False
+) -> RunContext:
     """Settings, tracking, as_of; then the contracts (stop here on failure) and the profile.
 
     The project's log lines go to this run's Prefect logs; GX Data Docs go under the output
@@ -226,6 +232,9 @@ def _start(data_dir: str, as_of: str | None, config_path: str | None) -> RunCont
     """
     runtime.route_project_logs()
     settings = load_settings(config_path)
+    if new_store:  # the user asked for a new tracking store where an old one is missing/empty
+        tracking_settings = settings.tracking.model_copy(update={"allow_new_store": True})
+        settings = settings.model_copy(update={"tracking": tracking_settings})
     tracking.configure_tracking(settings)
     day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
     data = Path(data_dir)

@@ -282,3 +282,20 @@ def test_data_docs_go_under_the_output_root_unless_configured():
     assert runtime.data_docs_dir(moved) == Path("/srv/advocacy/validation")
     configured = Settings.model_validate({"validation": {"data_docs_dir": "/srv/gx-docs"}})
     assert runtime.data_docs_dir(configured) == Path("/srv/gx-docs")
+
+
+@pytest.mark.parametrize("command", ["train", "run"])
+def test_new_store_flag_reaches_the_flow(command):
+    from pipelines.cli import build_parser
+
+    assert build_parser().parse_args([command, "--data", "d", "--new-store"]).new_store is True
+    assert build_parser().parse_args([command, "--data", "d"]).new_store is False
+
+
+def test_new_store_flag_lets_settings_allow_a_new_store():
+    import inspect
+
+    from pipelines import flows
+
+    assert "new_store" in inspect.signature(flows.weekly_flow.fn).parameters
+    assert "new_store" in inspect.signature(flows.train_flow.fn).parameters
