@@ -236,41 +236,49 @@ def _no_rows_cause(
     target: Target, rows: int, settings: Settings, facts: TrainingRowsFacts | None
 ) -> str:
     """Why a target has no (or few) label rows at as_of, as precisely as the facts allow."""
+    cause = _advocate_rows_cause if target == "advocate" else _burnout_rows_cause
+    return cause(rows, settings, facts)
+
+
+def _advocate_rows_cause(rows: int, settings: Settings, facts: TrainingRowsFacts | None) -> str:
     w = settings.windows
-    if target == "advocate":
-        window, lookback = w.response_window_days, w.advocate_lookback_days
-        if facts is None and rows:
-            return (
-                f"only {rows} asks have a closed {window}-day response window in the "
-                f"{lookback} days before as_of (windows.advocate_lookback_days)"
-            )
-        if facts is None:
-            return (
-                f"no asks with a closed {window}-day response window in the {lookback} days "
-                "before as_of (no asks, all too recent, or as_of too far past the data; "
-                "`advocacy validate --as-of` says which)"
-            )
-        T = facts.as_of.isoformat()
-        if facts.data_begins is None or facts.data_begins >= pd.Timestamp(facts.as_of):
-            return f"as_of {T} is before the data begins ({_when(facts.data_begins)})"
-        if facts.events == 0:
-            return f"no asks before as_of {T} (requested_at set, status not cancelled)"
-        if facts.in_lookback == 0:
-            return (
-                f"the newest ask ({_when(facts.newest_event)}) is older than the {lookback}-day "
-                "lookback: as_of is too far past the data (windows.advocate_lookback_days)"
-            )
-        if facts.closed == 0:
-            opens = (facts.as_of - timedelta(days=window)).isoformat()
-            return (
-                f"{facts.in_lookback} asks before as_of {T}, but none has a closed {window}-day "
-                f"response window: all were made on or after {opens} "
-                "(windows.response_window_days)"
-            )
+    window, lookback = w.response_window_days, w.advocate_lookback_days
+    if facts is None and rows:
         return (
-            f"only {facts.closed} asks have a closed {window}-day response window in the "
-            f"{lookback} days before as_of {T} (windows.advocate_lookback_days)"
+            f"only {rows} asks have a closed {window}-day response window in the "
+            f"{lookback} days before as_of (windows.advocate_lookback_days)"
         )
+    if facts is None:
+        return (
+            f"no asks with a closed {window}-day response window in the {lookback} days "
+            "before as_of (no asks, all too recent, or as_of too far past the data; "
+            "`advocacy validate --as-of` says which)"
+        )
+    T = facts.as_of.isoformat()
+    if facts.data_begins is None or facts.data_begins >= pd.Timestamp(facts.as_of):
+        return f"as_of {T} is before the data begins ({_when(facts.data_begins)})"
+    if facts.events == 0:
+        return f"no asks before as_of {T} (requested_at set, status not cancelled)"
+    if facts.in_lookback == 0:
+        return (
+            f"the newest ask ({_when(facts.newest_event)}) is older than the {lookback}-day "
+            "lookback: as_of is too far past the data (windows.advocate_lookback_days)"
+        )
+    if facts.closed == 0:
+        opens = (facts.as_of - timedelta(days=window)).isoformat()
+        return (
+            f"{facts.in_lookback} asks before as_of {T}, but none has a closed {window}-day "
+            f"response window: all were made on or after {opens} "
+            "(windows.response_window_days)"
+        )
+    return (
+        f"only {facts.closed} asks have a closed {window}-day response window in the "
+        f"{lookback} days before as_of {T} (windows.advocate_lookback_days)"
+    )
+
+
+def _burnout_rows_cause(rows: int, settings: Settings, facts: TrainingRowsFacts | None) -> str:
+    w = settings.windows
     horizon = w.burnout_horizon_days
     if facts is None and rows:
         return (
