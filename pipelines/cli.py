@@ -246,7 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime.configure_logging(args.verbose)
     with runtime.signals_raise_exit():
         try:
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+            stop = runtime.stopped_by()  # a library swallowed the signal: still report it
+            return (
+                code
+                if stop is None
+                else _report_stop(stop.signal_name, int(stop.code), args.verbose, stop)
+            )
         except runtime.Terminated as exc:
             return _report_stop(exc.signal_name, int(exc.code), args.verbose, exc)
         except KeyboardInterrupt as exc:

@@ -243,6 +243,7 @@ def _start(
 
 
 def _train(frames: dict[str, pd.DataFrame], run: RunContext) -> list[Any]:
+    runtime.raise_if_stopped()  # each stage starts only if no stop signal was swallowed
     day, settings, inputs = run.day, run.settings, run.inputs
     fingerprint = {"as_of": day.isoformat(), "inputs": {p["table"]: p for p in inputs}}
     # Fit both, then register both, then promote both together: a failure anywhere before the
@@ -268,6 +269,7 @@ def _train(frames: dict[str, pd.DataFrame], run: RunContext) -> list[Any]:
 
 def _score_and_publish(rows: dict[str, pd.DataFrame], run: RunContext, out_dir: str | None) -> Path:
     data, day, settings, inputs, report = run.data, run.day, run.settings, run.inputs, run.report
+    runtime.raise_if_stopped()
     champions = load_champions(settings)
     ranked = score_and_rank(rows, champions, settings)
     candidates = make_shortlist(data, ranked, rows, day, settings)
@@ -275,6 +277,7 @@ def _score_and_publish(rows: dict[str, pd.DataFrame], run: RunContext, out_dir: 
         as_of=day, ranked=ranked, candidates=candidates, champions=champions,
         inputs=inputs, contracts=report.to_dict(), settings=settings,
     )  # fmt: skip
+    runtime.raise_if_stopped()  # never publish after a stop signal
     published = publish_run(bundle, Path(out_dir) if out_dir else None, settings)
     outputs.log_to_mlflow(bundle, published)
     create_table_artifact(

@@ -235,6 +235,12 @@ def stopped_by() -> Terminated | None:
     return _stop_signal
 
 
+def raise_if_stopped() -> None:
+    """Stop at a stage boundary if a SIGTERM/SIGHUP arrived and a library swallowed it."""
+    if _stop_signal is not None:
+        raise _stop_signal
+
+
 def _remember(signum: int, frame: Any) -> None:
     global _stop_signal
     if _stop_signal is None:
@@ -274,6 +280,7 @@ def signals_raise_exit() -> Iterator[None]:
     try:
         yield
     finally:
+        _stop_signal = None  # a later command in this process starts clean
         for sig, handler in previous.items():
             signal.signal(sig, _stop_server_and_exit if _started_server else handler)
 
