@@ -50,9 +50,11 @@ LABELS = {
 def _run_stage(stage: str, data: Path, as_of: date) -> dict:
     """Run one stage in this process; rows produced and wall seconds."""
     sys.path.insert(0, str(ROOT))
-    from advocacy_settings import Settings
-    from data_contracts.load import connect
-    from features import build
+    from advocacy.data_contracts.load import connect
+    from advocacy.features import build
+    from advocacy.features import facts as facts_mod
+
+    from advocacy.settings import Settings
 
     settings = Settings()
     con = connect(data)
@@ -60,7 +62,7 @@ def _run_stage(stage: str, data: Path, as_of: date) -> dict:
         "advocate": build.build_advocate_training,
         "burnout": build.build_burnout_training,
         "scoring": build.build_scoring,
-        "eligibility": build.build_eligibility_facts,
+        "eligibility": facts_mod.eligibility_facts,
     }
     start, cpu_start = time.perf_counter(), _cpu_seconds()
     if stage == "floor":

@@ -17,7 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from synthetic.world import generate
+from advocacy.synthetic.world import generate
 
 BENCH_AS_OF = date(2026, 11, 2)
 

@@ -25,7 +25,7 @@ AS_OF = date(2026, 11, 23)
 def _world(contacts: int, work: Path, fmt: str, seed: int) -> Path:
     """A generated folder of `contacts` contacts, made once and reused."""
     sys.path.insert(0, str(ROOT))
-    from synthetic.world import generate
+    from advocacy.synthetic.world import generate
 
     folder = work / f"world-{contacts}-{fmt}"
     if not (folder / f"usage_events.{fmt}").exists():
@@ -39,8 +39,9 @@ def _measure(data: Path, batch_rows: int | None, docs: bool, docs_dir: Path) -> 
     """Validate in this process; wall seconds, rows, peak RSS (MB)."""
     sys.path.insert(0, str(ROOT))
     t0 = time.perf_counter()
-    from advocacy_settings import Settings
-    from data_contracts.validate import validate_folder
+    from advocacy.data_contracts.validate import validate_folder
+
+    from advocacy.settings import Settings
 
     imported = time.perf_counter() - t0
     settings = Settings()

@@ -49,7 +49,7 @@ def advocacy(args: list[str], cwd: Path, home: Path, extra_env: dict[str, str]) 
     )
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "-v", *args],
+        [sys.executable, "-m", "advocacy.pipelines.cli", "-v", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -85,7 +85,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args()
 
-    from synthetic.world import generate
+    from advocacy.synthetic.world import generate
 
     work = Path(tempfile.mkdtemp(prefix="busy-start-"))
     data = work / "data"

@@ -82,13 +82,13 @@ def main() -> None:
     ap.add_argument("--skip", nargs="*", default=[], help="stages to skip: validate train")
     args = ap.parse_args()
 
-    from advocacy_settings import Settings
+    from advocacy.settings import Settings
 
     settings = Settings()
     work = Path(tempfile.mkdtemp(prefix="advocacy-bench-"))
     data = args.data
     if data is None:
-        from synthetic.world import generate
+        from advocacy.synthetic.world import generate
 
         data = work / "data"
         stage(
@@ -101,14 +101,16 @@ def main() -> None:
 
 
 def run_stages(data: Path, as_of: date, settings: Any, work: Path, skip: list[str]) -> None:
-    from data_contracts.load import connect
-    from features import build
-    from models import activity, ranking, score
+    from advocacy.data_contracts.load import connect
+    from advocacy.features import build
+    from advocacy.features import facts as facts_mod
+    from advocacy.models import score
+    from advocacy.policy import activity, ranking
 
     con = connect(data)
     n_events = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
     if "validate" not in skip:
-        from data_contracts.validate import validate_folder
+        from advocacy.data_contracts.validate import validate_folder
 
         stage(
             "validate (GX, all tables)",
@@ -137,10 +139,10 @@ def run_stages(data: Path, as_of: date, settings: Any, work: Path, skip: list[st
     )
     facts = stage(
         "features: eligibility facts",
-        lambda: build.build_eligibility_facts(con, as_of, settings),
+        lambda: facts_mod.eligibility_facts(con, as_of, settings),
         len,
     )
-    from models.train import fit_target
+    from advocacy.models.train import fit_target
 
     fits = {}
     for target, frame in (("advocate", adv), ("burnout", burn)):
@@ -167,8 +169,8 @@ def run_stages(data: Path, as_of: date, settings: Any, work: Path, skip: list[st
 
 def _shortlist(con, ranked, as_of, settings, activity, ranking, score):
     top = ranking.shortlist(ranked, settings)
-    details = score.contact_details(con, top["contact_id"].tolist())
-    hist = activity.history(con, as_of, settings)
+    details = world_facts.contact_details(con, top["contact_id"].tolist())
+    hist = world_facts.ask_history(con, as_of, settings)
     suggested = activity.suggest_activity(
         hist["decided_asks"], hist["unprompted"], details, settings
     )

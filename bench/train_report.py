@@ -20,12 +20,12 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from advocacy.data_contracts.load import connect
+from advocacy.features.build import build_advocate_training, build_burnout_training
+from advocacy.models.evaluate import metrics_table
+from advocacy.models.train import fit_target
 
-from advocacy_settings import Settings, load_settings
-from data_contracts.load import connect
-from features.build import build_advocate_training, build_burnout_training
-from models.evaluate import metrics_table
-from models.train import fit_target
+from advocacy.settings import Settings, load_settings
 
 SHOWN = ["auc", "pr_auc", "log_loss", "brier", "lift_top_decile", "ece", "n_rows", "base_rate"]
 PREDICTOR_LABELS = {
@@ -62,7 +62,7 @@ def main() -> None:
     settings = load_settings(args.config) if args.config else Settings()  # reproducible
     timings: dict[str, float] = {}
     if not args.data.exists():
-        from synthetic.world import generate
+        from advocacy.synthetic.world import generate
 
         start = time.perf_counter()
         generate(args.data, contacts=args.contacts, seed=args.seed, as_of=args.as_of)

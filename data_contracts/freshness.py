@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+from advocacy.data_contracts.report import Check, CheckFailure, TableResult
+from advocacy.data_contracts.tables import ADVOCACY_ACTIVITIES, Table
 
-from advocacy_settings import Settings
-from data_contracts.report import Check, CheckFailure, TableResult
-from data_contracts.tables import ADVOCACY_ACTIVITIES, Table
+from advocacy.settings import Settings
 
 STALENESS_SETTING = "validation.max_staleness_days"
 LABEL_TABLE = ADVOCACY_ACTIVITIES.name

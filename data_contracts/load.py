@@ -14,8 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-
-from data_contracts.tables import DUCKDB_TYPES, TABLES, Column, Table
+from advocacy.data_contracts.tables import DUCKDB_TYPES, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-
-from data_contracts.load import find_table_file
-from data_contracts.tables import TABLES
+from advocacy.data_contracts.load import find_table_file
+from advocacy.data_contracts.tables import TABLES
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,8 @@ from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
 from great_expectations.expectations.row_conditions import Column as RowColumn
-
-from data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 

@@ -23,16 +23,8 @@ import duckdb
 import great_expectations as gx
 import pandas as pd
 import pyarrow as pa
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
-
-from advocacy_settings import Settings
-from data_contracts.freshness import TimeScan, with_freshness
-from data_contracts.load import (
+from advocacy.data_contracts.freshness import TimeScan, with_freshness
+from advocacy.data_contracts.load import (
     DataFolderError,
     check_data_folder,
     column_expr,
@@ -43,15 +35,29 @@ from data_contracts.load import (
     read_error_message,
     source_sql,
 )
-from data_contracts.report import Check, CheckFailure, TableResult, ValidationReport, json_value
-from data_contracts.suites import (
+from advocacy.data_contracts.report import (
+    Check,
+    CheckFailure,
+    TableResult,
+    ValidationReport,
+    json_value,
+)
+from advocacy.data_contracts.suites import (
     TYPE_RULES,
     load_suite_dict,
     nonfinite_column,
     orphan_column,
     unparsed_column,
 )
-from data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
+from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
+from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
 

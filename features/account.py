@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 CATEGORICAL = ("account_segment", "account_industry", "account_region")
 FEATURE_NAMES = (

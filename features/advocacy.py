@@ -13,7 +13,7 @@ from datetime import date
 
 import duckdb
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 ASK = "ask_made_before(a.requested_at, p.t)"
 DONE = "activity_completed_before(a.status, a.completed_at, p.t)"

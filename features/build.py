@@ -15,11 +15,11 @@ from datetime import date, datetime
 
 import duckdb
 import pandas as pd
+from advocacy.features import account, advocacy, contact, nps, registry, support, usage
+from advocacy.features.labels import advocate_label_sql, burnout_label_sql
+from advocacy.features.state import as_of_date, register_state, timestamp_sql
 
-from advocacy_settings import Settings
-from features import account, advocacy, contact, nps, registry, support, usage
-from features.labels import advocate_label_sql, burnout_label_sql
-from features.state import as_of_date, register_state, timestamp_sql
+from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,6 @@ FAMILIES: tuple[Family, ...] = (
 )
 KEYS = ("contact_id", "account_id", "t")
 ADVOCATE_EXTRAS = ("label", "activity_id", "activity_type")
-FACT_COLUMNS = (
-    "contact_id",
-    "do_not_contact",
-    "opted_out",
-    "asks_recent",
-    "asks_pending",
-    "latest_nps",
-    "blocking_tickets",
-)
 
 
 def expected_feature_names(settings: Settings) -> list[str]:
@@ -191,49 +182,3 @@ def build_scoring(con: duckdb.DuckDBPyConnection, as_of: date, settings: Setting
     frame = _with_points(con, scoring_population_sql(as_of), as_of, settings, "contact_id")
     log.info("scoring rows: %d", len(frame))
     return frame
-
-
-def build_eligibility_facts(
-    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
-) -> pd.DataFrame:
-    """Per scoring contact, the facts the eligibility rules read (design.md), as seen at T."""
-    register_state(con)
-    T = timestamp_sql(as_of)
-    e = settings.eligibility
-    blocking = "[" + ", ".join(f"'{p}'" for p in e.blocking_ticket_priorities) + "]"
-    frame = con.sql(
-        f"""
-        WITH pop AS ({scoring_population_sql(as_of)}),
-        asks AS (
-            SELECT contact_id,
-                   count(*) FILTER (WHERE asked_within(requested_at, {T}, {int(e.recent_ask_days)}))
-                       AS asks_recent,
-                   count(*) FILTER (WHERE ask_pending_at(requested_at, status, completed_at, {T}))
-                       AS asks_pending
-            FROM advocacy_activities WHERE ask_made_before(requested_at, {T}) GROUP BY contact_id
-        ),
-        nps AS (
-            SELECT contact_id, arg_max(score, (responded_at, response_id)) AS latest_nps
-            FROM nps_responses WHERE seen_at(responded_at, {T}) GROUP BY contact_id
-        ),
-        tickets AS (
-            SELECT account_id, count(*) AS blocking_tickets FROM support_tickets
-            WHERE ticket_open_at(opened_at, closed_at, {T}) AND list_contains({blocking}, priority)
-            GROUP BY account_id
-        )
-        SELECT p.contact_id, CAST(c.do_not_contact AS BOOLEAN) AS do_not_contact,
-               opted_out_before(c.advocacy_opt_out_at, {T}) AS opted_out,
-               coalesce(asks.asks_recent, 0) AS asks_recent,
-               coalesce(asks.asks_pending, 0) AS asks_pending,
-               CAST(nps.latest_nps AS DOUBLE) AS latest_nps,
-               coalesce(tickets.blocking_tickets, 0) AS blocking_tickets
-        FROM pop p JOIN contacts c USING (contact_id)
-        LEFT JOIN asks USING (contact_id) LEFT JOIN nps USING (contact_id)
-        LEFT JOIN tickets ON tickets.account_id = p.account_id
-        ORDER BY p.contact_id
-        """
-    ).df()
-    for col in ("asks_recent", "asks_pending", "blocking_tickets"):
-        frame[col] = frame[col].astype("int64")
-    frame["contact_id"] = frame["contact_id"].astype("str")
-    return frame[list(FACT_COLUMNS)]

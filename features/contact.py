@@ -9,7 +9,7 @@ from datetime import date
 
 import duckdb
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 CATEGORICAL = ("contact_persona",)
 FEATURE_NAMES = (*CATEGORICAL, "contact_tenure_days")

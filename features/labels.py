@@ -11,9 +11,9 @@ from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
+from advocacy.features.state import as_of_date, register_state, timestamp_sql
 
-from advocacy_settings import Settings
-from features.state import as_of_date, register_state, timestamp_sql
+from advocacy.settings import Settings
 
 ADVOCATE_COLUMNS = ("contact_id", "account_id", "activity_id", "activity_type", "t", "label")
 BURNOUT_COLUMNS = ("contact_id", "account_id", "t", "label")

@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 RECENT_RESPONSES = 3  # "mean of the last 3" is part of the feature's definition (its name)
 

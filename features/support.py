@@ -11,7 +11,7 @@ from datetime import date
 
 import duckdb
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 
 def feature_names(settings: Settings) -> list[str]:

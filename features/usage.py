@@ -24,10 +24,10 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+from advocacy.features.engine import cached_table
+from advocacy.features.state import as_of_date, timestamp_sql
 
-from advocacy_settings import Settings
-from features.engine import cached_table
-from features.state import as_of_date, timestamp_sql
+from advocacy.settings import Settings
 
 INVITE_EVENT = "invite_sent"
 INTEGRATION_EVENT = "integration_added"

@@ -10,13 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from advocacy.models.splits import Target
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-
-from models.splits import Target
 
 NPS_FEATURE = "nps_latest"  # the registry feature the heuristic reads
 NPS_MAX = 10.0  # NPS scale: 0..10

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 Kind = Literal["no_champion", "beats_champion", "keeps_champion", "champion_cannot_evaluate"]
 

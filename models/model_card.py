@@ -10,8 +10,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from models.evaluate import METRIC_NAMES
-from models.train import FittedTarget
+from advocacy.models.evaluate import METRIC_NAMES
+from advocacy.models.train import FittedTarget
 
 TOP_FEATURES_IN_CARD = 10
 

@@ -10,12 +10,11 @@ import io
 
 import numpy as np
 import pandas as pd
+from advocacy.models.evaluate import CALIBRATION_BINS, lift_curve
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve, roc_curve
-
-from models.evaluate import CALIBRATION_BINS, lift_curve
 
 FIG_SIZE = (6.0, 4.5)
 WIDE_FIG_SIZE = (11.0, 4.5)

@@ -11,8 +11,7 @@ from string import Formatter
 
 import numpy as np
 import pandas as pd
-
-from features import registry
+from advocacy.features import registry
 
 SEPARATOR = "; "
 

@@ -10,13 +10,12 @@ from datetime import date
 from pathlib import Path
 from typing import Protocol
 
-import duckdb
 import numpy as np
 import pandas as pd
+from advocacy.features import registry
+from advocacy.models.reasons import top_reasons
 
-from advocacy_settings import Settings
-from features import registry
-from models.reasons import top_reasons
+from advocacy.settings import Settings
 
 SCORES_COLUMNS = (
     "contact_id", "account_id", "as_of", "p_advocate", "p_burnout", "priority",
@@ -84,24 +83,6 @@ def scores_table(ranked: pd.DataFrame, as_of: date, versions: dict[str, int]) ->
     out["model_versions"] = model_versions_text(versions)
     out["eligible"] = out["eligible"].astype(bool)
     return out[list(SCORES_COLUMNS)]
-
-
-def contact_details(con: duckdb.DuckDBPyConnection, contact_ids: list[str]) -> pd.DataFrame:
-    """Names, titles and account facts for the people on the list (display only)."""
-    ids = pd.DataFrame({"contact_id": contact_ids})
-    con.register("_shortlist_ids", ids)
-    try:
-        return con.execute(
-            """
-            SELECT c.contact_id, c.full_name, c.email, c.title, c.persona,
-                   a.name AS account_name, a.segment, a.industry
-            FROM _shortlist_ids i
-            JOIN contacts c USING (contact_id)
-            JOIN accounts a ON a.account_id = c.account_id
-            """
-        ).df()
-    finally:
-        con.unregister("_shortlist_ids")
 
 
 def candidates_table(

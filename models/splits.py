@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -40,20 +40,20 @@ import mlflow
 import numpy as np
 import pandas as pd
 import psutil
+from advocacy.models import gate
+from advocacy.models.evaluate import METRIC_NAMES
+from advocacy.models.model_card import render_model_card
+from advocacy.models.pyfunc_model import FeatureColumnsError
+from advocacy.models.registry_lock import RegistryBusyError, registry_lock, sqlite_path
+from advocacy.models.telemetry import disable_telemetry
+from advocacy.models.train import BASELINE_LOGREG, BASELINE_NPS, MODEL, FittedTarget
 from mlflow.entities import RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature, validate_schema
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss, roc_auc_score
 
-from advocacy_settings import Settings
-from models import gate
-from models.evaluate import METRIC_NAMES
-from models.model_card import render_model_card
-from models.pyfunc_model import FeatureColumnsError
-from models.registry_lock import RegistryBusyError, registry_lock, sqlite_path
-from models.telemetry import disable_telemetry
-from models.train import BASELINE_LOGREG, BASELINE_NPS, MODEL, FittedTarget
+from advocacy.settings import Settings
 
 # MLflow built its telemetry client at import; drop it before any tracked call can start it.
 disable_telemetry()

@@ -12,23 +12,29 @@ import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
-import duckdb
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from advocacy.features.facts import TrainingRowsFacts
+from advocacy.models import plots
+from advocacy.models.baselines import fit_logistic_baseline, nps_heuristic
+from advocacy.models.calibrate import calibration_method, fit_calibrator
+from advocacy.models.evaluate import compare
+from advocacy.models.pyfunc_model import AdvocacyModel, CategoryEncoder
+from advocacy.models.splits import (
+    Target,
+    TimeSplit,
+    label_window_days,
+    split_for_target,
+    time_folds,
+)
 from matplotlib.figure import Figure
 from threadpoolctl import threadpool_limits
 
-from advocacy_settings import Settings
-from models import plots
-from models.baselines import fit_logistic_baseline, nps_heuristic
-from models.calibrate import calibration_method, fit_calibrator
-from models.evaluate import compare
-from models.pyfunc_model import AdvocacyModel, CategoryEncoder
-from models.splits import Target, TimeSplit, label_window_days, split_for_target, time_folds
+from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +69,9 @@ def resolve_features(
 ) -> tuple[list[str], list[str]]:
     """Feature names and categoricals: given explicitly, else read from the registry now."""
     if features is None:
-        from features import registry  # read at call time: the registry is filled elsewhere
+        from advocacy.features import (
+            registry,  # read at call time: the registry is filled elsewhere
+        )
 
         features = registry.feature_names()
         categorical = registry.categorical_features() if categorical is None else categorical
@@ -157,66 +165,6 @@ class TrainingRowsError(ValueError):
     def __init__(self, target: Target, rows: int, min_rows: int, message: str) -> None:
         self.target, self.rows, self.min_rows = target, rows, min_rows
         super().__init__(message)
-
-
-@dataclass(frozen=True)
-class TrainingRowsFacts:
-    """What the data before as_of holds for one target's label rows (to say why there are none).
-
-    events: asks not cancelled (advocate) / completed activities (burnout) before as_of;
-    in_lookback: those inside the target's lookback; closed: those whose label window closed
-    before as_of (advocate: the response window; burnout: completed before the newest snapshot).
-    """
-
-    target: Target
-    as_of: date
-    data_begins: pd.Timestamp | None
-    events: int
-    in_lookback: int
-    closed: int
-    newest_event: pd.Timestamp | None
-
-
-def training_rows_facts(
-    con: duckdb.DuckDBPyConnection, as_of: date, target: Target, settings: Settings
-) -> TrainingRowsFacts:
-    """Facts for `TrainingRowsError` from the loader's views (a few aggregates; cheap)."""
-    from features.state import register_state, timestamp_sql
-
-    register_state(con)
-    w, T = settings.windows, timestamp_sql(as_of)
-    if target == "advocate":
-        ask = f"requested_at IS NOT NULL AND status <> 'cancelled' AND requested_at < {T}"
-        lookback = f"{ask} AND requested_at >= {T} - days_span({int(w.advocate_lookback_days)})"
-        label = f"advocate_label(status, requested_at, completed_at, {w.response_window_days}, {T})"
-        sql = (
-            f"SELECT count(*) FILTER (WHERE {ask}), count(*) FILTER (WHERE {lookback}), "
-            f"count(*) FILTER (WHERE {lookback} AND {label} IS NOT NULL), "
-            f"max(requested_at) FILTER (WHERE {ask}) FROM advocacy_activities"
-        )
-    else:
-        done = f"activity_completed_before(status, completed_at, {T})"
-        newest_snapshot = f"{T} - days_span({int(w.burnout_horizon_days)})"
-        sql = (
-            f"SELECT count(*) FILTER (WHERE {done}), count(*) FILTER (WHERE {done}), "
-            f"count(*) FILTER (WHERE {done} AND completed_at < {newest_snapshot}), "
-            f"max(completed_at) FILTER (WHERE {done}) FROM advocacy_activities"
-        )
-    events, in_lookback, closed, newest = con.execute(sql).fetchall()[0]
-    begins = con.execute(
-        "SELECT least((SELECT min(CAST(created_at AS TIMESTAMP)) FROM accounts), "
-        "(SELECT min(CAST(created_at AS TIMESTAMP)) FROM contacts), "
-        "(SELECT min(coalesce(requested_at, completed_at)) FROM advocacy_activities))"
-    ).fetchall()[0][0]
-    return TrainingRowsFacts(
-        target,
-        as_of,
-        pd.Timestamp(begins) if begins is not None else None,
-        int(events or 0),
-        int(in_lookback or 0),
-        int(closed or 0),
-        pd.Timestamp(newest) if newest is not None else None,
-    )
 
 
 def _title(target: Target, settings: Settings) -> str:

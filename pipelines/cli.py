@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from pipelines import runtime
+from advocacy.pipelines import runtime
 
 EXIT_OK, EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 
@@ -122,7 +122,7 @@ def _as_of(args: argparse.Namespace) -> date:
 
 # ------------------------------------------------------------------ commands
 def cmd_generate(args: argparse.Namespace) -> int:
-    from synthetic.world import generate
+    from advocacy.synthetic.world import generate
 
     rows = generate(
         args.out, contacts=args.contacts, seed=args.seed, as_of=args.as_of,
@@ -136,7 +136,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     settings = _checked_inputs(args)
-    from data_contracts.validate import validate_folder
+    from advocacy.data_contracts.validate import validate_folder
 
     docs_dir = args.docs_dir or runtime.data_docs_dir(settings)
     report = validate_folder(args.data, settings, docs_dir=docs_dir, as_of=_as_of(args))
@@ -146,8 +146,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     _prepare_flow_run(args)
-    from pipelines.flows import train_flow
-    from pipelines.outputs import outcome_row
+    from advocacy.pipelines.flows import train_flow
+    from advocacy.pipelines.outputs import outcome_row
 
     outcomes = train_flow(
         str(args.data), _as_of(args).isoformat(), _config(args), new_store=args.new_store
@@ -158,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     _prepare_flow_run(args, publishes=True)
-    from pipelines.flows import score_flow
+    from advocacy.pipelines.flows import score_flow
 
     published = score_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
     _print_published(published)
@@ -167,7 +167,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _prepare_flow_run(args, publishes=True)
-    from pipelines.flows import weekly_flow
+    from advocacy.pipelines.flows import weekly_flow
 
     published = weekly_flow(
         str(args.data), _as_of(args).isoformat(), _out(args), _config(args),
@@ -179,7 +179,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _prepare_flow_run(args, publishes=args.out is not None)
-    from pipelines.deploy import serve
+    from advocacy.pipelines.deploy import serve
 
     serve(args.data, settings, out_dir=args.out, cron=args.cron, config_path=_config(args))
     return EXIT_OK
@@ -188,8 +188,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ checks before Prefect
 def _checked_inputs(args: argparse.Namespace) -> Any:
     """The settings (SettingsError: exit 2) and the data folder (DataFolderError: exit 1)."""
-    from advocacy_settings import load_settings
-    from data_contracts.load import check_data_folder
+    from advocacy.data_contracts.load import check_data_folder
+
+    from advocacy.settings import load_settings
 
     settings = load_settings(args.config)
     check_data_folder(args.data)
@@ -200,7 +201,7 @@ def _prepare_flow_run(args: argparse.Namespace, *, publishes: bool = False) -> A
     """Everything that can fail in a second, then Prefect's API (started if need be)."""
     settings = _checked_inputs(args)
     if publishes:
-        from pipelines.publish import check_target, resolve_out_dir
+        from advocacy.pipelines.publish import check_target, resolve_out_dir
 
         target, _ = resolve_out_dir(args.out, _as_of(args), settings.output_root)
         check_target(target)  # UnsafeOutputError: exit 2, before a long run
@@ -273,7 +274,7 @@ def _report_stop(name: str, code: int, verbose: bool, exc: BaseException) -> int
 
 
 def _report_failure(exc: BaseException, verbose: bool) -> int:
-    from pipelines.errors import describe
+    from advocacy.pipelines.errors import describe
 
     code, line, detail = describe(exc)
     if detail:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from advocacy.pipelines.flows import weekly_flow
 from prefect.schedules import Cron
 
-from advocacy_settings import Settings
-from pipelines.flows import weekly_flow
+from advocacy.settings import Settings
 
 
 def deployment_parameters(data_dir: Path, out_dir: Path | None, config_path: str | None) -> dict:

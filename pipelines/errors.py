@@ -22,16 +22,19 @@ EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 1, 2, 3
 
 # (module, class name) -> exit code; the message of these is already one clear line.
 _KNOWN: dict[tuple[str, str], int] = {
-    ("pipelines.flows", "ContractError"): EXIT_CONTRACT,
-    ("data_contracts.load", "DataFolderError"): EXIT_CONTRACT,
-    ("advocacy_settings", "SettingsError"): EXIT_USAGE,
-    ("pipelines.publish", "UnsafeOutputError"): EXIT_USAGE,
-    ("pipelines.runtime", "PrefectStartError"): EXIT_FAILURE,
-    ("pipelines.runtime", "RuntimeConfigError"): EXIT_USAGE,
-    ("models.train", "TrainingRowsError"): EXIT_CONTRACT,  # the data cannot support training
-    ("models.tracking", "RegistryError"): EXIT_FAILURE,  # store missing/empty, no champion
-    ("models.registry_lock", "RegistryBusyError"): EXIT_FAILURE,
-    ("pipelines.publish", "PublishBusyError"): EXIT_FAILURE,
+    ("advocacy.pipelines.flows", "ContractError"): EXIT_CONTRACT,
+    ("advocacy.data_contracts.load", "DataFolderError"): EXIT_CONTRACT,
+    ("advocacy.settings", "SettingsError"): EXIT_USAGE,
+    ("advocacy.pipelines.publish", "UnsafeOutputError"): EXIT_USAGE,
+    ("advocacy.pipelines.runtime", "PrefectStartError"): EXIT_FAILURE,
+    ("advocacy.pipelines.runtime", "RuntimeConfigError"): EXIT_USAGE,
+    (
+        "advocacy.models.train",
+        "TrainingRowsError",
+    ): EXIT_CONTRACT,  # the data cannot support training
+    ("advocacy.models.tracking", "RegistryError"): EXIT_FAILURE,  # store missing/empty, no champion
+    ("advocacy.models.registry_lock", "RegistryBusyError"): EXIT_FAILURE,
+    ("advocacy.pipelines.publish", "PublishBusyError"): EXIT_FAILURE,
 }
 MAX_LINE = 400
 
@@ -43,7 +46,7 @@ OUR_PACKAGES = (
     "models",
     "data_contracts",
     "synthetic",
-    "advocacy_settings",
+    "advocacy",
 )
 _PACKAGE_DIRS = tuple(REPO_ROOT / name for name in OUR_PACKAGES)
 

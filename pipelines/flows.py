@@ -15,18 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from advocacy.data_contracts.load import connect
+from advocacy.data_contracts.profile import profile_tables
+from advocacy.data_contracts.validate import validate_folder
+from advocacy.features import build as feature_build
+from advocacy.features import facts as world_facts
+from advocacy.features.facts import TrainingRowsFacts, training_rows_facts
+from advocacy.models import score, tracking
+from advocacy.models.train import fit_target
+from advocacy.pipelines import errors, outputs, publish, runtime
+from advocacy.policy import activity, ranking
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from advocacy_settings import Settings, load_settings
-from data_contracts.load import connect
-from data_contracts.profile import profile_tables
-from data_contracts.validate import validate_folder
-from features import build as feature_build
-from models import activity, ranking, score, tracking
-from models.train import TrainingRowsFacts, fit_target, training_rows_facts
-from pipelines import errors, outputs, publish, runtime
+from advocacy.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 # Candidates for a retry; `errors.is_transient` decides (no retry on ENOSPC, EROFS, EACCES,
@@ -124,8 +127,9 @@ def build_feature_rows(
                     rows[f"{t}_rows_facts"] = training_rows_facts(con, as_of, t, settings)
         if scoring:
             rows["features"] = feature_build.build_scoring(con, as_of, settings)
-            rows["facts"] = feature_build.build_eligibility_facts(con, as_of, settings)
-            rows.update(activity.history(con, as_of, settings))
+            rows["facts"] = world_facts.eligibility_facts(con, as_of, settings)
+            history = world_facts.ask_history(con, as_of, settings)
+            rows["decided_asks"], rows["unprompted"] = history.decided_asks, history.unprompted
         return rows
     finally:
         con.close()
@@ -160,7 +164,7 @@ def make_shortlist(
     top = ranking.shortlist(ranked, settings)
     con = connect(data_dir)
     try:
-        details = score.contact_details(con, top["contact_id"].tolist())
+        details = world_facts.contact_details(con, top["contact_id"].tolist())
     finally:
         con.close()
     suggested = activity.suggest_activity(

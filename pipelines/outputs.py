@@ -17,13 +17,13 @@ from typing import Any
 
 import mlflow
 import pandas as pd
+from advocacy.models import score, tracking
+from advocacy.models.tracking import model_name_for
+from advocacy.pipelines.publish import sha256_of
+from advocacy.pipelines.report import render_report
 from mlflow.tracking import MlflowClient
 
-from advocacy_settings import Settings
-from models import score, tracking
-from models.tracking import model_name_for
-from pipelines.publish import sha256_of
-from pipelines.report import render_report
+from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 
-from data_contracts.profile import sha256_of
+from advocacy.data_contracts.profile import sha256_of
 
 __all__ = [
     "PublishBusyError",

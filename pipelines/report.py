@@ -8,9 +8,8 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+from advocacy.policy.ranking import REASON_WORDS
 from jinja2 import Environment, PackageLoader
-
-from models.ranking import REASON_WORDS
 
 
 def _figure_png(fig) -> str:

@@ -36,7 +36,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-PROJECT_LOGGERS = ("pipelines", "features", "models", "data_contracts", "synthetic")
+PROJECT_LOGGERS = ("advocacy",)
 STARTUP_TIMEOUT_ENV = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"
 EXTRA_LOGGERS_ENV = "PREFECT_LOGGING_EXTRA_LOGGERS"
 HANDLED_SIGNALS = ("SIGTERM", "SIGHUP")
@@ -85,7 +85,7 @@ def prepare_environment(verbose: bool) -> None:
 def _disable_telemetry() -> None:
     """MLflow telemetry and Prefect client analytics off unless the user opted in."""
     try:
-        from models.telemetry import disable_telemetry
+        from advocacy.models.telemetry import disable_telemetry
     except ImportError:  # pragma: no cover - older tree without models/telemetry.py
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -125,7 +125,7 @@ def startup_timeout() -> int:
 def data_docs_dir(settings: Any) -> Path:
     """Where a run writes GX Data Docs: `validation.data_docs_dir` when the user changed it,
     else `<output_root>/validation` (not the folder the run happens to start from)."""
-    from advocacy_settings import ValidationSettings
+    from advocacy.settings import ValidationSettings
 
     configured = settings.validation.data_docs_dir
     default = ValidationSettings.model_fields["data_docs_dir"].default

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from data_contracts.tables import ACTIVITY_TYPES, PERSONAS, SEGMENTS
+from advocacy.data_contracts.tables import ACTIVITY_TYPES, PERSONAS, SEGMENTS
 
 
 def _mapping(default: Mapping[str, Any]) -> Any:

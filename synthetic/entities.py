@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-
-from data_contracts.tables import PERSONAS, SEGMENTS
-from synthetic.config import WorldConfig
-from synthetic.pools import INDUSTRIES, INDUSTRY_WEIGHTS, REGION_TLDS
-from synthetic.timeline import NEVER, Timeline, first_anniversary_from
+from advocacy.data_contracts.tables import PERSONAS, SEGMENTS
+from advocacy.synthetic.config import WorldConfig
+from advocacy.synthetic.pools import INDUSTRIES, INDUSTRY_WEIGHTS, REGION_TLDS
+from advocacy.synthetic.timeline import NEVER, Timeline, first_anniversary_from
 
 REGIONS_ORDER = ("na", "emea", "apac", "latam")
 FIRST_CONTACT_MAX_DELAY_DAYS = 14  # the first contact arrives with the account

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from data_contracts.tables import (
+from advocacy.data_contracts.tables import (
     ACCOUNTS,
     ACTIVITY_STATUSES,
     ACTIVITY_TYPES,
@@ -25,9 +24,9 @@ from data_contracts.tables import (
     Kind,
     Table,
 )
-from synthetic.config import WorldConfig
-from synthetic.entities import Accounts, Contacts, region_keys
-from synthetic.pools import (
+from advocacy.synthetic.config import WorldConfig
+from advocacy.synthetic.entities import Accounts, Contacts, region_keys
+from advocacy.synthetic.pools import (
     EVENT_BASE,
     INDUSTRIES,
     INDUSTRY_SUFFIXES,
@@ -37,8 +36,8 @@ from synthetic.pools import (
     build_company_pools,
     build_name_pools,
 )
-from synthetic.simulate import NULL, ContactState, Rows
-from synthetic.timeline import NEVER, first_anniversary_from
+from advocacy.synthetic.simulate import NULL, ContactState, Rows
+from advocacy.synthetic.timeline import NEVER, first_anniversary_from
 
 ARROW_TYPES: dict[Kind, pa.DataType] = {
     "string": pa.string(),

@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from data_contracts.tables import ACTIVITY_STATUSES, ACTIVITY_TYPES, PERSONAS
-from synthetic.config import WorldConfig
-from synthetic.entities import Accounts, Contacts
-from synthetic.pools import COMMENT_KINDS, EVENT_BASE, EVENT_PERSONA_LIFT
-from synthetic.timeline import (
+from advocacy.data_contracts.tables import ACTIVITY_STATUSES, ACTIVITY_TYPES, PERSONAS
+from advocacy.synthetic.config import WorldConfig
+from advocacy.synthetic.entities import Accounts, Contacts
+from advocacy.synthetic.pools import COMMENT_KINDS, EVENT_BASE, EVENT_PERSONA_LIFT
+from advocacy.synthetic.timeline import (
     DAY,
     HOUR,
     NEVER,

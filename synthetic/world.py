@@ -13,9 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-
-from data_contracts.load import FORMATS
-from data_contracts.tables import (
+from advocacy.data_contracts.load import FORMATS
+from advocacy.data_contracts.tables import (
     ACCOUNTS,
     ADVOCACY_ACTIVITIES,
     CONTACTS,
@@ -24,12 +23,12 @@ from data_contracts.tables import (
     TABLES,
     USAGE_EVENTS,
 )
-from synthetic import frames
-from synthetic.config import WorldConfig
-from synthetic.entities import check_regions, make_accounts, make_contacts
-from synthetic.simulate import simulate
-from synthetic.timeline import WEEK_DAYS, Timeline
-from synthetic.writers import Format, TableWriter, UsageBuffer, write_table
+from advocacy.synthetic import frames
+from advocacy.synthetic.config import WorldConfig
+from advocacy.synthetic.entities import check_regions, make_accounts, make_contacts
+from advocacy.synthetic.simulate import simulate
+from advocacy.synthetic.timeline import WEEK_DAYS, Timeline
+from advocacy.synthetic.writers import Format, TableWriter, UsageBuffer, write_table
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-
-from data_contracts.load import FORMATS
-from data_contracts.tables import Table
-from synthetic.frames import arrow_schema, usage_table
+from advocacy.data_contracts.load import FORMATS
+from advocacy.data_contracts.tables import Table
+from advocacy.synthetic.frames import arrow_schema, usage_table
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ def as_of() -> date:
 @pytest.fixture(scope="session")
 def world_dir(tmp_path_factory) -> Path:
     """A small generated world (Parquet), shared by every test of a worker session."""
-    from synthetic.world import generate
+    from advocacy.synthetic.world import generate
 
     out = tmp_path_factory.mktemp("world")
     generate(out, contacts=WORLD_CONTACTS, seed=WORLD_SEED, as_of=AS_OF)

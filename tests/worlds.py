@@ -6,9 +6,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-
-from data_contracts.load import connect
-from data_contracts.tables import TABLES
+from advocacy.data_contracts.load import connect
+from advocacy.data_contracts.tables import TABLES
 
 # What each table looked like in an export taken at T: later rows gone, later changes undone.
 CUT_SQL = {

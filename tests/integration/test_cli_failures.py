@@ -25,7 +25,7 @@ def advocacy(
     full_env.update(env or {})
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args],
+        [sys.executable, "-m", "advocacy.pipelines.cli", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from advocacy.data_contracts.load import connect
+from advocacy.features.build import build_advocate_training, build_burnout_training
+from advocacy.models import tracking
+from advocacy.models.train import fit_target
 from nbclient import NotebookClient
 
-from advocacy_settings import Settings
-from data_contracts.load import connect
-from features.build import build_advocate_training, build_burnout_training
-from models import tracking
-from models.train import fit_target
+from advocacy.settings import Settings
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 EXPLORE = NOTEBOOKS / "01-explore-inputs.ipynb"

@@ -20,12 +20,11 @@ from pathlib import Path
 
 import psutil
 import pytest
+from advocacy.pipelines import publish, runtime
 from prefect import flow, task
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
-
-from pipelines import publish, runtime
 
 pytestmark = pytest.mark.slow  # starts Prefect servers (~70 s for the file)
 
@@ -38,10 +37,10 @@ def test_project_log_lines_reach_the_prefect_run_logs(prefect_harness, tmp_path,
     def tiny(target: str) -> str:
         runtime.route_project_logs()  # as every flow's `_start` does
         published = publish.publish_atomically(target, lambda d: (d / "x.txt").write_text("x"))
-        logging.getLogger("features.build").info("features line %d", 1)
-        logging.getLogger("models.train").info("models line")
-        logging.getLogger("data_contracts.validate").info("contracts line")
-        logging.getLogger("pipelines.flows").debug("debug stays out")
+        logging.getLogger("advocacy.features.build").info("features line %d", 1)
+        logging.getLogger("advocacy.models.train").info("models line")
+        logging.getLogger("advocacy.data_contracts.validate").info("contracts line")
+        logging.getLogger("advocacy.pipelines.flows").debug("debug stays out")
         return str(published)
 
     state = tiny(str(tmp_path / "out"), return_state=True)
@@ -55,19 +54,23 @@ def test_project_log_lines_reach_the_prefect_run_logs(prefect_harness, tmp_path,
     while time.monotonic() < deadline:
         with get_client(sync_client=True) as client:
             names = {log.name: log.message for log in client.read_logs(log_filter=log_filter)}
-        if {"pipelines.publish", "features.build", "models.train"} <= set(names):
+        if {
+            "advocacy.pipelines.publish",
+            "advocacy.features.build",
+            "advocacy.models.train",
+        } <= set(names):
             break
         time.sleep(0.5)
-    assert f"published {tmp_path / 'out'}" in names.get("pipelines.publish", "")
-    assert "features line 1" in names.get("features.build", "")
-    assert "models line" in names.get("models.train", "")
-    assert "contracts line" in names.get("data_contracts.validate", "")
+    assert f"published {tmp_path / 'out'}" in names.get("advocacy.pipelines.publish", "")
+    assert "features line 1" in names.get("advocacy.features.build", "")
+    assert "models line" in names.get("advocacy.models.train", "")
+    assert "contracts line" in names.get("advocacy.data_contracts.validate", "")
     assert not any("debug stays out" in m for m in names.values())
     err = capsys.readouterr().err
     assert "features line" not in err and "published" not in err  # terminal stays quiet
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # outside a run: not sent, and no "without a flow" warning
-        logging.getLogger("features.build").info("outside any flow")
+        logging.getLogger("advocacy.features.build").info("outside any flow")
 
 
 def test_extra_loggers_are_attached_when_prefect_is_imported_later(tmp_path):
@@ -102,7 +105,7 @@ def test_extra_loggers_are_attached_when_prefect_is_imported_later(tmp_path):
     ids=lambda v: repr(v) if isinstance(v, BaseException) else str(v),
 )
 def test_io_tasks_retry_only_errors_that_may_go_away(prefect_harness, error, runs):
-    from pipelines.flows import IO_RETRIES
+    from advocacy.pipelines.flows import IO_RETRIES
 
     calls = []
 
@@ -130,7 +133,7 @@ class Advocacy:
         env["PREFECT_HOME"] = str(self.home)
         env["MLFLOW_TRACKING_URI"] = f"sqlite:///{cwd / 'mlflow.db'}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "-v", *args],
+            [sys.executable, "-m", "advocacy.pipelines.cli", "-v", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -177,7 +180,7 @@ def test_sigterm_during_the_flow_stops_the_server_and_keeps_the_logs(world_dir, 
     args = ["run", "--data", str(world_dir), "--as-of", as_of.isoformat(), "--out", "o"]
     job = Advocacy(args, tmp_path)
     try:
-        job.wait_for("data_contracts.validate: accounts:")  # inside the flow, logging
+        job.wait_for("advocacy.data_contracts.validate: accounts:")  # inside the flow, logging
         servers = job.server_children()
         assert len(servers) == 1
         job.proc.send_signal(signal.SIGTERM)
@@ -191,7 +194,7 @@ def test_sigterm_during_the_flow_stops_the_server_and_keeps_the_logs(world_dir, 
         states = db.execute("SELECT state_type FROM flow_run").fetchall()
         logged = {row[0] for row in db.execute("SELECT name FROM log")}
     assert states == [("CRASHED",)]
-    assert "data_contracts.validate" in logged  # the project's lines are in the run's logs
+    assert "advocacy.data_contracts.validate" in logged  # the project's lines are in the run's logs
 
 
 def test_sighup_while_prefect_starts_stops_the_server(tmp_path):

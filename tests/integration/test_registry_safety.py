@@ -17,14 +17,14 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.models import gate, tracking
+from advocacy.models.train import FittedTarget, fit_target
+from advocacy.pipelines import errors
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 
-from advocacy_settings import Settings
-from models import gate, tracking
-from models.train import FittedTarget, fit_target
-from pipelines import errors
+from advocacy.settings import Settings
 from tests.unit.test_models_train import CATEGORICAL, FEATURES, frame_settings, make_frame
 
 pytestmark = pytest.mark.slow
@@ -221,9 +221,8 @@ class _no_lock:  # noqa: N801 - stands in for the registry_lock context manager
 def test_training_that_fails_on_the_second_model_promotes_nothing(
     store, prefect_harness, monkeypatch
 ):
+    from advocacy.pipelines import flows
     from prefect import flow
-
-    from pipelines import flows
 
     def fit_toy(frame, target, settings, **_):
         return _fit(frame, target)
@@ -245,9 +244,8 @@ def test_prefect_retries_locked_registration_and_promotion_without_duplicates(
     store, good, prefect_harness, monkeypatch
 ):
     """The real tasks and retry condition: one fault in each step, one version in the end."""
+    from advocacy.pipelines import flows
     from prefect import flow
-
-    from pipelines import flows
 
     real_set, real_register = tracking._set_alias, tracking._register_version
     faults = {"register": 1, "alias": 1}

@@ -8,12 +8,12 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.models import tracking
+from advocacy.models.splits import split_for_target
+from advocacy.models.train import FittedTarget, fit_target
 from mlflow.tracking import MlflowClient
 
-from advocacy_settings import Settings
-from models import tracking
-from models.splits import split_for_target
-from models.train import FittedTarget, fit_target
+from advocacy.settings import Settings
 from tests.unit.test_models_train import CATEGORICAL, FEATURES, frame_settings, make_frame
 
 pytestmark = pytest.mark.slow

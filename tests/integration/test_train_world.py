@@ -7,12 +7,12 @@ from datetime import date
 
 import numpy as np
 import pytest
+from advocacy.data_contracts.load import connect
+from advocacy.features.build import build_advocate_training, build_burnout_training, build_scoring
+from advocacy.models import tracking
+from advocacy.models.train import fit_target
 
-from advocacy_settings import Settings
-from data_contracts.load import connect
-from features.build import build_advocate_training, build_burnout_training, build_scoring
-from models import tracking
-from models.train import fit_target
+from advocacy.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +24,7 @@ CLEAR_MARGIN = 0.04  # measured over seeds 1, 2, 7: +0.08..0.09 (advocate), +0.0
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from synthetic.world import generate
+    from advocacy.synthetic.world import generate
 
     out = tmp_path_factory.mktemp("world40k")
     generate(out, contacts=CONTACTS, seed=SEED, as_of=AS_OF)

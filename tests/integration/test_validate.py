@@ -18,12 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from advocacy.data_contracts.load import DataFolderError, check_data_folder
+from advocacy.data_contracts.suites import FINITE_RULE, ROW_COUNT_RULE, SET_WHEN_STATUS, build_suite
+from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES
+from advocacy.data_contracts.validate import validate_folder
 
-from advocacy_settings import Settings
-from data_contracts.load import DataFolderError, check_data_folder
-from data_contracts.suites import FINITE_RULE, ROW_COUNT_RULE, SET_WHEN_STATUS, build_suite
-from data_contracts.tables import NUMERIC_KINDS, TABLES
-from data_contracts.validate import validate_folder
+from advocacy.settings import Settings
 
 N = 10
 LAST = N - 1
@@ -616,7 +616,7 @@ def test_generated_parquet_world_passes(world_dir, as_of, tmp_path, settings):
 
 
 def test_generated_csv_world_passes(as_of, tmp_path, settings):
-    from synthetic.world import generate
+    from advocacy.synthetic.world import generate
 
     folder = tmp_path / "world"
     generate(folder, contacts=1000, seed=5, as_of=as_of, fmt="csv")

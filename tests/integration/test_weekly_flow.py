@@ -8,10 +8,10 @@ import re
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from advocacy.models.score import CANDIDATES_COLUMNS, SCORES_COLUMNS
+from advocacy.pipelines.cli import main
+from advocacy.pipelines.publish import sha256_of
 
-from models.score import CANDIDATES_COLUMNS, SCORES_COLUMNS
-from pipelines.cli import main
-from pipelines.publish import sha256_of
 from tests.worlds import cut_at, rewrite_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
@@ -126,7 +126,7 @@ def test_bad_data_exits_1_and_leaves_previous_outputs(trained, world_dir, as_of,
 
 def test_score_with_champions_ignores_rows_after_as_of(trained, world_dir, as_of, tmp_path):
     """Same files with and without rows at/after T give exactly the same scores."""
-    from synthetic.world import generate
+    from advocacy.synthetic.world import generate
 
     full = tmp_path / "full"
     generate(full, contacts=800, seed=5, as_of=as_of, future_days=45)

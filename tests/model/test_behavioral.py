@@ -12,11 +12,11 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.data_contracts.load import connect
+from advocacy.features.build import build_advocate_training, build_burnout_training, build_scoring
+from advocacy.models.train import FittedTarget, fit_target
 
-from advocacy_settings import Settings
-from data_contracts.load import connect
-from features.build import build_advocate_training, build_burnout_training, build_scoring
-from models.train import FittedTarget, fit_target
+from advocacy.settings import Settings
 
 pytestmark = pytest.mark.slow
 

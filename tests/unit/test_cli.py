@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from advocacy.pipelines import runtime
+from advocacy.pipelines.cli import build_parser, main
+from advocacy.pipelines.errors import describe, is_ours, is_transient
 
-from advocacy_settings import Settings
-from pipelines import runtime
-from pipelines.cli import build_parser, main
-from pipelines.errors import describe, is_ours, is_transient
+from advocacy.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,9 +146,10 @@ def test_bad_startup_timeout_env_is_a_usage_error(tmp_path, capsys, clean_env, m
 
 
 def test_exit_codes_by_exception_class(tmp_path):
-    from advocacy_settings import SettingsError
-    from data_contracts.load import DataFolderError
-    from pipelines.publish import UnsafeOutputError
+    from advocacy.data_contracts.load import DataFolderError
+    from advocacy.pipelines.publish import UnsafeOutputError
+
+    from advocacy.settings import SettingsError
 
     cases = [
         (SettingsError("s.yaml", ["a: must be >= 1 (got 0)", "b: unknown key"]), 2),
@@ -247,7 +248,7 @@ def test_wrapped_errors_are_judged_by_their_cause():
 
 
 def test_lock_timeouts_that_already_waited_are_not_retried():
-    from pipelines.publish import PublishBusyError
+    from advocacy.pipelines.publish import PublishBusyError
 
     assert not is_transient(PublishBusyError("another publisher held the lock for 600 s"))
 
@@ -286,7 +287,7 @@ def test_data_docs_go_under_the_output_root_unless_configured():
 
 @pytest.mark.parametrize("command", ["train", "run"])
 def test_new_store_flag_reaches_the_flow(command):
-    from pipelines.cli import build_parser
+    from advocacy.pipelines.cli import build_parser
 
     assert build_parser().parse_args([command, "--data", "d", "--new-store"]).new_store is True
     assert build_parser().parse_args([command, "--data", "d"]).new_store is False
@@ -295,7 +296,7 @@ def test_new_store_flag_reaches_the_flow(command):
 def test_new_store_flag_lets_settings_allow_a_new_store():
     import inspect
 
-    from pipelines import flows
+    from advocacy.pipelines import flows
 
     assert "new_store" in inspect.signature(flows.weekly_flow.fn).parameters
     assert "new_store" in inspect.signature(flows.train_flow.fn).parameters

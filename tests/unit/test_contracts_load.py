@@ -8,8 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-
-from data_contracts.load import (
+from advocacy.data_contracts.load import (
     DataFolderError,
     column_expr,
     file_columns,
@@ -17,7 +16,7 @@ from data_contracts.load import (
     iter_frames,
     read_error_message,
 )
-from data_contracts.tables import Column
+from advocacy.data_contracts.tables import Column
 
 
 @pytest.fixture

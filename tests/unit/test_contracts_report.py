@@ -8,8 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from data_contracts.report import Check, CheckFailure, TableResult, ValidationReport, json_value
+from advocacy.data_contracts.report import (
+    Check,
+    CheckFailure,
+    TableResult,
+    ValidationReport,
+    json_value,
+)
 
 
 def _report() -> ValidationReport:

@@ -6,9 +6,8 @@ import json
 
 import great_expectations as gx
 import pytest
-
-from data_contracts import suites
-from data_contracts.tables import TABLES
+from advocacy.data_contracts import suites
+from advocacy.data_contracts.tables import TABLES
 
 
 @pytest.mark.parametrize("name", list(TABLES))

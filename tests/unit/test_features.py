@@ -7,9 +7,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.features import build, registry
+from advocacy.features import facts as facts_mod
 
-from advocacy_settings import Settings, WindowSettings
-from features import build, registry
+from advocacy.settings import Settings, WindowSettings
 from tests.unit.test_features_world import T_TS, T, World, one_contact_world
 
 SETTINGS = Settings()
@@ -195,8 +196,8 @@ def test_usage_of_a_training_row_uses_only_days_before_its_date(tmp_path):
 
 
 def test_eligibility_facts(con):
-    facts = build.build_eligibility_facts(con, T, SETTINGS).set_index("contact_id")
-    assert list(facts.reset_index().columns) == list(build.FACT_COLUMNS)
+    facts = facts_mod.eligibility_facts(con, T, SETTINGS).set_index("contact_id")
+    assert list(facts.reset_index().columns) == list(facts_mod.FACT_COLUMNS)
     c1, c2 = facts.loc["C1"], facts.loc["C2"]
     assert c1["asks_recent"] == 2  # 2024-05-20 and the cancelled 2024-05-25 (any status)
     assert c1["asks_pending"] == 1 and c1["latest_nps"] == 10
@@ -212,7 +213,7 @@ def test_eligibility_facts_opt_out_and_recent_ask_edges(tmp_path):
     w.contact("at_t", advocacy_opt_out_at=T_TS, do_not_contact=True)
     w.activity("before", T_TS - timedelta(days=30), "declined")  # first instant of the window
     w.activity("at_t", T_TS - timedelta(days=30, microseconds=1), "declined")
-    facts = build.build_eligibility_facts(w.connect(tmp_path), T, SETTINGS)
+    facts = facts_mod.eligibility_facts(w.connect(tmp_path), T, SETTINGS)
     facts = facts.set_index("contact_id")
     assert facts.loc["before", "opted_out"] and not facts.loc["at_t", "opted_out"]
     assert facts.loc["at_t", "do_not_contact"]
@@ -226,4 +227,4 @@ def test_a_world_with_no_history_still_builds(tmp_path):
     for builder in (build.build_advocate_training, build.build_burnout_training):
         frame = builder(con, T, SETTINGS)
         assert frame.empty and "label" in frame.columns and "nps_latest" in frame.columns
-    assert len(build.build_eligibility_facts(con, T, SETTINGS)) == 1
+    assert len(facts_mod.eligibility_facts(con, T, SETTINGS)) == 1

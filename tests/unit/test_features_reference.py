@@ -13,9 +13,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.features import build, labels, registry
+from advocacy.features import facts as facts_mod
 
-from advocacy_settings import Settings
-from features import build, labels, registry
+from advocacy.settings import Settings
 from tests.unit.test_features_world import T_TS, T, World, random_world
 
 DAY = pd.Timedelta(days=1)
@@ -283,7 +284,7 @@ def test_labels_match_the_reference(world_con):
 
 def test_scoring_population_and_facts_match_the_reference(world_con):
     _, f, con = world_con
-    facts = build.build_eligibility_facts(con, T, SETTINGS)
+    facts = facts_mod.eligibility_facts(con, T, SETTINGS)
     accounts = f["accounts"].set_index("account_id")
     population = sorted(
         c.contact_id

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from advocacy.features import build, registry
 
-from advocacy_settings import Settings
-from features import build, registry
+from advocacy.settings import Settings
 
 # A plausible contact, and for each reason group a piece of its sentence that carries a value.
 PLAUSIBLE = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from advocacy.features.state import as_of_date, register_state
 
-from features.state import as_of_date, register_state
 from tests.unit.test_features_world import T_TS, T, random_world
 
 TS = "TIMESTAMP '2024-06-03 00:00:00'"

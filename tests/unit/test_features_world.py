@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-
-from data_contracts.load import connect
-from data_contracts.tables import TABLES
+from advocacy.data_contracts.load import connect
+from advocacy.data_contracts.tables import TABLES
 
 T = date(2024, 6, 3)  # a Monday; runs see the world at 00:00 UTC of T
 T_TS = datetime(2024, 6, 3)

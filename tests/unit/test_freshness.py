@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from advocacy.data_contracts.freshness import label_window_rule, staleness_rule
+from advocacy.data_contracts.tables import TABLES
+from advocacy.data_contracts.validate import validate_folder
 
-from advocacy_settings import DEFAULT_MAX_STALENESS_DAYS, Settings
-from data_contracts.freshness import label_window_rule, staleness_rule
-from data_contracts.tables import TABLES
-from data_contracts.validate import validate_folder
+from advocacy.settings import DEFAULT_MAX_STALENESS_DAYS, Settings
 from tests.integration.test_validate import AS_OF, valid_frames, write_folder
 
 TIME_KINDS = ("date", "timestamp")

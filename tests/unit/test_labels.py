@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from advocacy.features import labels
 
-from advocacy_settings import Settings, WindowSettings
-from features import labels
+from advocacy.settings import Settings, WindowSettings
 from tests.unit.test_features_world import T_TS, T, World
 
 SETTINGS = Settings()

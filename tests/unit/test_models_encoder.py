@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from models.pyfunc_model import AdvocacyModel, CategoryEncoder, FeatureColumnsError
+from advocacy.models.pyfunc_model import AdvocacyModel, CategoryEncoder, FeatureColumnsError
 
 
 def test_codes_are_stable_sorted_and_unknown_is_nan():

@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-
-from models.baselines import HEURISTIC_CLIP, fit_logistic_baseline, nps_heuristic
-from models.evaluate import (
+from advocacy.models.baselines import HEURISTIC_CLIP, fit_logistic_baseline, nps_heuristic
+from advocacy.models.evaluate import (
     METRIC_NAMES,
     binary_metrics,
     expected_calibration_error,
@@ -17,7 +16,7 @@ from models.evaluate import (
     lift_curve,
     metrics_table,
 )
-from models.plots import figure_png, lift_figure
+from advocacy.models.plots import figure_png, lift_figure
 
 
 def test_lift_in_the_top_decile():

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from advocacy.models import gate
+from advocacy.models.evaluate import compare
+from advocacy.models.tracking import decide_promotion, flat_metrics
 
-from advocacy_settings import PromotionSettings, Settings
-from models import gate
-from models.evaluate import compare
-from models.tracking import decide_promotion, flat_metrics
+from advocacy.settings import PromotionSettings, Settings
 
 
 def _settings(auc_tol: float = 0.0, loss_tol: float = 0.005) -> Settings:

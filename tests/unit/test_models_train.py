@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.models.train import FittedTarget, fit_target, monotone_constraints
 
-from advocacy_settings import Settings
-from models.train import FittedTarget, fit_target, monotone_constraints
+from advocacy.settings import Settings
 
 NUMERIC = ["nps_latest", "usage_events_30d", "adv_asks_90d", "noise"]
 CATEGORICAL = ["account_segment", "contact_persona"]
@@ -193,7 +193,7 @@ def test_monotone_globs_expand_to_every_matching_feature():
 
 @pytest.mark.parametrize("target", ["advocate", "burnout"])
 def test_default_monotone_constraints_name_registry_features(target):
-    from features import registry
+    from advocacy.features import registry
 
     constraints = monotone_constraints(target, registry.feature_names(), Settings())
     assert any(constraints)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from advocacy.data_contracts.report import Check, CheckFailure, TableResult, ValidationReport
+from advocacy.models import score
+from advocacy.pipelines import outputs
 
-from advocacy_settings import Settings
-from data_contracts.report import Check, CheckFailure, TableResult, ValidationReport
-from models import score
-from pipelines import outputs
+from advocacy.settings import Settings
 
 AS_OF = date(2026, 11, 23)
 BOM = b"\xef\xbb\xbf"

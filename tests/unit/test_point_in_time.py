@@ -11,9 +11,10 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from advocacy.features import build, labels
+from advocacy.features import facts as facts_mod
 
-from advocacy_settings import Settings
-from features import build, labels
+from advocacy.settings import Settings
 from tests.unit.test_features_world import T_TS, T, random_world
 
 SETTINGS = Settings()
@@ -22,7 +23,7 @@ BUILDERS = {
     "advocate": build.build_advocate_training,
     "burnout": build.build_burnout_training,
     "scoring": build.build_scoring,
-    "facts": build.build_eligibility_facts,
+    "facts": facts_mod.eligibility_facts,
     "advocate_labels": labels.advocate_label_rows,
     "burnout_labels": labels.burnout_label_rows,
 }
@@ -81,7 +82,8 @@ def test_a_row_exactly_at_as_of_is_not_seen(tmp_path):
 
 def test_generated_world_cut_at_t_gives_the_same_frames(world_dir, tmp_path, as_of):
     """The synthetic generator's world (3000 contacts): full files vs files cut at T."""
-    from data_contracts.load import connect
+    from advocacy.data_contracts.load import connect
+
     from tests.worlds import cut_at
 
     early = as_of - timedelta(days=60)  # the generated files end at T; cut 60 days earlier

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from data_contracts.load import connect
-from data_contracts.profile import profile_tables
+from advocacy.data_contracts.load import connect
+from advocacy.data_contracts.profile import profile_tables
+
 from tests.worlds import cut_at
 
 

@@ -13,8 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
-from pipelines import publish
+from advocacy.pipelines import publish
 
 NAMES = ("scores.parquet", "candidates.csv", "report.html", "run.json")
 

@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from advocacy.pipelines import publish
 
-from pipelines import publish
 from tests.unit.test_publish import KILLED, content, leftovers, writer
 
 STEPS = ("_exchange", "_rename", "_symlink", "_replace", "_remove")
@@ -152,7 +152,7 @@ def test_run_killed_while_writing_leaves_no_personal_data_after_next_start(tmp_p
     (stale,) = [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
     assert (stale / "candidates.csv").exists()  # what a killed run leaves
     assert content(target) == "v1"
-    with caplog.at_level(logging.WARNING, logger="pipelines.publish"):
+    with caplog.at_level(logging.WARNING, logger="advocacy.pipelines.publish"):
         publish.publish_atomically(target, writer("v3"))
     assert content(target) == "v3"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
@@ -166,7 +166,7 @@ def test_stale_tmp_and_old_folders_are_removed_at_next_start(tmp_path, caplog):
         (tmp_path / name).mkdir()
         (tmp_path / name / "candidates.csv").write_text("someone,private")
     (tmp_path / ".out-other.tmp-0123abcd").mkdir()  # another target's: not ours to touch
-    with caplog.at_level(logging.WARNING, logger="pipelines.publish"):
+    with caplog.at_level(logging.WARNING, logger="advocacy.pipelines.publish"):
         publish.publish_atomically(target, writer("v2"))
     assert content(target) == "v2"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out-other.tmp-0123abcd", "out"]
@@ -179,7 +179,7 @@ def test_missing_target_is_restored_from_old_folder_at_next_start(tmp_path, capl
     publish.publish_atomically(target, writer("v1"), point_latest=True)
     old = root / f".{target.name}.old-0123abcd"
     os.rename(target, old)  # a crash between the two renames of the fallback switch
-    with caplog.at_level(logging.WARNING, logger="pipelines.publish"):
+    with caplog.at_level(logging.WARNING, logger="advocacy.pipelines.publish"):
         assert publish.recover(target) == [old.name]
     assert content(target) == "v1"
     assert content(root / "latest") == "v1"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.policy.ranking import ELIGIBILITY_RULES, priority, rank_population, shortlist
 
-from advocacy_settings import RankingSettings, Settings
-from models.ranking import ELIGIBILITY_RULES, priority, rank_population, shortlist
+from advocacy.settings import RankingSettings, Settings
 
 CLEAN = {
     "do_not_contact": False,

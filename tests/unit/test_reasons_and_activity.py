@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.features import registry
+from advocacy.features.registry import FeatureSpec, ReasonGroup
+from advocacy.models.reasons import group_contributions, top_reasons
+from advocacy.policy.activity import suggest_activity
 
-from advocacy_settings import Settings
-from features import registry
-from features.registry import FeatureSpec, ReasonGroup
-from models.activity import suggest_activity
-from models.reasons import group_contributions, top_reasons
+from advocacy.settings import Settings
 
 
 @pytest.fixture

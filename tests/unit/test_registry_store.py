@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from advocacy.models import registry_lock, telemetry, tracking
 
-from advocacy_settings import Settings, TrackingSettings
-from models import registry_lock, telemetry, tracking
+from advocacy.settings import Settings, TrackingSettings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,7 +151,7 @@ socket.getaddrinfo = lambda host, *a, **k: (looked_up.append(host), real(host, *
 import mlflow  # builds MLflow's telemetry client, as any import of the project's models does
 from mlflow.telemetry import get_telemetry_client
 assert get_telemetry_client() is not None
-from models.telemetry import disable_telemetry
+from advocacy.models.telemetry import disable_telemetry
 disable_telemetry()  # what the CLI and configure_tracking call first
 print("client", get_telemetry_client())
 print("env", os.environ.get("MLFLOW_DISABLE_TELEMETRY"), os.environ.get("DO_NOT_TRACK"))

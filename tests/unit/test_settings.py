@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from advocacy.data_contracts.tables import TABLES
 from pydantic import ValidationError
 
-from advocacy_settings import (
+from advocacy.settings import (
     DEFAULT_MAX_STALENESS_DAYS,
     Settings,
     SettingsError,
@@ -17,7 +18,6 @@ from advocacy_settings import (
     settings_from_mapping,
     settings_to_yaml,
 )
-from data_contracts.tables import TABLES
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from advocacy.models.splits import (
+    SplitError,
+    label_window_days,
+    split_for_target,
+    time_folds,
+    time_split,
+)
 
-from advocacy_settings import Settings
-from models.splits import SplitError, label_window_days, split_for_target, time_folds, time_split
+from advocacy.settings import Settings
 
 
 def _times(n: int = 1000, days: int = 700, seed: int = 0) -> pd.Series:

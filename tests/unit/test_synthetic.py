@@ -16,13 +16,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from data_contracts.load import connect
-from data_contracts.tables import TABLES, Table
-from synthetic.config import WorldConfig
-from synthetic.pools import COMMENT_KINDS, build_comment_pools
-from synthetic.timeline import Timeline, add_years, week_order
-from synthetic.world import generate
+from advocacy.data_contracts.load import connect
+from advocacy.data_contracts.tables import TABLES, Table
+from advocacy.synthetic.config import WorldConfig
+from advocacy.synthetic.pools import COMMENT_KINDS, build_comment_pools
+from advocacy.synthetic.timeline import Timeline, add_years, week_order
+from advocacy.synthetic.world import generate
 
 AS_OF = date(2026, 11, 23)
 SMALL = 400

@@ -12,16 +12,15 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
-from advocacy_settings import Settings
-from data_contracts.load import connect
-from models.train import (
+from advocacy.data_contracts.load import connect
+from advocacy.features.facts import TrainingRowsFacts, training_rows_facts
+from advocacy.models.train import (
     TrainingRowsError,
-    TrainingRowsFacts,
     check_training_rows,
     fit_target,
-    training_rows_facts,
 )
+
+from advocacy.settings import Settings
 from tests.integration.test_validate import AS_OF, valid_frames, write_folder
 
 SETTINGS = Settings()
@@ -133,7 +132,7 @@ def test_without_facts_the_cause_is_still_named():
 
 
 def test_the_real_builder_gives_zero_rows_and_the_refusal_says_why(con):
-    from features.build import build_advocate_training
+    from advocacy.features.build import build_advocate_training
 
     as_of = date(2025, 3, 10)
     frame = build_advocate_training(con, as_of, SETTINGS)

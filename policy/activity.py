@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 
 def _rate(yes: pd.Series, n: pd.Series, prior: pd.Series, strength: float) -> pd.Series:
@@ -73,19 +73,3 @@ def _own_history(decided_asks: pd.DataFrame, unprompted: pd.DataFrame) -> pd.Dat
     own["own_yes"] += own["acts"]
     own["own_n"] += own["acts"]
     return own[["own_yes", "own_n"]].reset_index()
-
-
-def history(con, as_of, settings: Settings) -> dict[str, pd.DataFrame]:
-    """The evidence `suggest_activity` needs, as seen at T.
-
-    Decided asks are exactly the p_advocate label rows (outcome known at T, cancelled left
-    out), so the suggestion and the model agree on what counted as a yes.
-    """
-    from features.labels import advocate_label_rows, unprompted_acts
-
-    asks = advocate_label_rows(con, as_of, settings)
-    personas = con.execute("SELECT contact_id, persona FROM contacts").df()
-    decided = asks.merge(personas, on="contact_id", how="left")[
-        ["contact_id", "persona", "activity_type", "label"]
-    ]
-    return {"decided_asks": decided, "unprompted": unprompted_acts(con, as_of)}

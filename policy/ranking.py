@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from advocacy_settings import Settings
+from advocacy.settings import Settings
 
 Rule = Callable[[pd.DataFrame, Settings], pd.Series]
 
