@@ -1,7 +1,11 @@
-"""The one typed settings object: windows, horizons, caps, weights, paths.
+"""The one typed settings object: the knobs that really turn.
 
-Every rule the pipeline applies reads its numbers from here, so a newcomer finds each
-window or threshold in exactly one place. Defaults live in the models below;
+Label windows and horizons, policy thresholds (eligibility, ranking, caps), training,
+promotion, tracking, validation and paths read their numbers from here. What defines a
+feature is not a setting: feature windows and the NPS promoter/detractor definition are
+part of the feature families (features/usage.py, nps.py, ...), and a target's monotone
+directions are part of its spec (models/targets.py). A key that used to be a setting gets a
+one-line error saying what became of it (`REMOVED_KEYS`). Defaults live in the models below;
 `config/advocacy.yaml` mirrors them and is what users edit. Nothing happens at import.
 """
 
@@ -44,7 +48,11 @@ def _earlier(info: ValidationInfo, name: str) -> Any:
 
 
 class WindowSettings(_Frozen):
-    """Label windows and feature look-backs, in days."""
+    """Label windows and how far back training rows reach, in days.
+
+    Feature windows are not settings: they are part of each feature's name and formula
+    (features/usage.py, support.py, advocacy.py), so a different window is a different feature.
+    """
 
     response_window_days: int = Field(
         30, ge=1, description="p_advocate: ask counts as yes if completed within this many days"
@@ -59,16 +67,6 @@ class WindowSettings(_Frozen):
     advocate_lookback_days: int = Field(
         730, ge=30, description="asks older than this are not used as training rows"
     )
-    usage_windows_days: tuple[Days, ...] = Field(
-        (7, 30, 90), min_length=1, description="usage counts over these windows (unique)"
-    )
-    usage_trend_recent_days: int = Field(30, ge=1, description="usage trend: recent window")
-    usage_trend_base_days: int = Field(60, ge=1, description="usage trend: the window before it")
-    recent_days: int = Field(90, ge=1, description="'recent' look-back for tickets and ask history")
-    nps_promoter_min: int = Field(9, ge=0, le=10, description="NPS at or above: promoter")
-    nps_detractor_max: int = Field(
-        6, ge=0, le=10, description="NPS at or below: detractor (also a burnout event)"
-    )
 
     @field_validator("advocate_lookback_days")
     @classmethod
@@ -78,22 +76,6 @@ class WindowSettings(_Frozen):
             raise ValueError(f"must be > response_window_days ({window}) (got {v})")
         return v
 
-    @field_validator("usage_windows_days")
-    @classmethod
-    def _unique_windows(cls, v: tuple[int, ...]) -> tuple[int, ...]:
-        repeated = sorted({d for d in v if v.count(d) > 1})
-        if repeated:
-            raise ValueError(f"windows must be unique; repeated {repeated} (got {list(v)})")
-        return v
-
-    @field_validator("nps_detractor_max")
-    @classmethod
-    def _detractor_below_promoter(cls, v: int, info: ValidationInfo) -> int:
-        promoter = _earlier(info, "nps_promoter_min")
-        if promoter is not None and v >= promoter:
-            raise ValueError(f"must be < nps_promoter_min ({promoter}) (got {v})")
-        return v
-
 
 class EligibilitySettings(_Frozen):
     """Who must not be asked now. Rules run in order; the first that applies is the reason."""
@@ -101,11 +83,17 @@ class EligibilitySettings(_Frozen):
     recent_ask_days: int = Field(
         30, ge=0, description="no ask within this many days before as_of (0 turns the rule off)"
     )
-    max_detractor_nps: int = Field(
-        6, ge=-1, le=10, description="latest NPS at or below this blocks the ask (-1: off)"
+    block_nps_at_or_below: int = Field(
+        6,
+        ge=-1,
+        le=10,
+        description="ask policy: a latest NPS at or below this blocks the ask (-1: off); "
+        "not the NPS detractor definition, which is features/nps.py DETRACTOR_MAX",
     )
     blocking_ticket_priorities: tuple[Literal["low", "normal", "high", "urgent"], ...] = Field(
-        ("high", "urgent"), description="an open ticket of these priorities blocks the account"
+        ("high", "urgent"),
+        description="ask policy: an open ticket of these priorities blocks the account; "
+        "not a feature input (severe tickets: features/support.py SEVERE_PRIORITIES)",
     )
 
     @field_validator("blocking_ticket_priorities")
@@ -175,23 +163,6 @@ class TrainingSettings(_Frozen):
     )
     min_rows: int = Field(200, ge=1, description="refuse to train on fewer rows than this")
     lightgbm: LightGBMSettings = LightGBMSettings()
-    monotone_advocate: dict[str, Direction] = Field(
-        default_factory=lambda: {
-            "nps_latest": 1,
-            "nps_mean_last3": 1,
-            "nps_is_promoter": 1,
-            "nps_is_detractor": -1,
-            "usage_events_*": 1,
-            "usage_active_days_*": 1,
-            "usage_trend_*": 1,
-            "usage_days_since_last": -1,
-        },
-        description="p_advocate: feature name or glob -> +1 (never lowers p) / -1 (never raises p)",
-    )
-    monotone_burnout: dict[str, Direction] = Field(
-        default_factory=lambda: {"adv_asks": 1, "adv_asks_*d": 1, "adv_days_since_last_ask": -1},
-        description="p_burnout: feature name or glob -> +1 / -1 monotone constraint",
-    )
     num_threads: int = Field(
         1, ge=0, description="threads for LightGBM/BLAS while training; 0 = all cores"
     )
@@ -231,8 +202,11 @@ class PromotionSettings(_Frozen):
 
 class TrackingSettings(_Frozen):
     experiment: str = "advocacy"
-    advocate_model_name: str = "advocacy-propensity"
-    burnout_model_name: str = "advocacy-burnout"
+    model_names: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="target name -> registered MLflow model, overriding the target's default "
+        "(advocate: advocacy-propensity, burnout: advocacy-burnout; models/targets.py)",
+    )
     champion_alias: str = "champion"
     default_tracking_uri: str = "sqlite:///mlflow.db"
     default_artifact_dir: str = "mlartifacts"
@@ -321,7 +295,8 @@ class Settings(_Frozen):
 class SettingsError(ValueError):
     """A settings file that cannot be used. The message has one line per problem, each naming
     the file, the dotted key, the rule and the value given, e.g.
-    `config/advocacy.yaml: windows.recent_days: must be >= 1 (got -90)`. The CLI exits 2."""
+    `config/advocacy.yaml: windows.response_window_days: must be >= 1 (got -30)`.
+    The CLI exits 2."""
 
     def __init__(self, source: str | Path, problems: list[str]) -> None:
         self.source, self.problems = str(source), list(problems)
@@ -350,10 +325,60 @@ def settings_from_mapping(raw: Any, source: str | Path = "settings") -> Settings
         raise SettingsError(
             source, [f"must hold a mapping of sections ({sections}), got {_type_name(raw)}"]
         )
+    raw, removed = _without_removed_keys(raw)
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise SettingsError(source, [_problem(e) for e in exc.errors()]) from None
+        raise SettingsError(source, [*removed, *(_problem(e) for e in exc.errors())]) from None
+    if removed:
+        raise SettingsError(source, removed)
+    return settings
+
+
+def _feature_window(where: str) -> str:
+    return (
+        f"no longer a setting: feature windows are part of each feature's name ({where}); "
+        "a different window is a different feature"
+    )
+
+
+_IN_TARGET_SPECS = (
+    "no longer a setting: monotone directions are part of the target specs (models/targets.py)"
+)
+# Keys that were settings once: what became of each. A file that still has one fails with
+# `section.key: <this>`, so nobody believes a knob turns that no longer exists.
+REMOVED_KEYS: dict[tuple[str, str], str] = {
+    ("windows", "usage_windows_days"): _feature_window("features/usage.py"),
+    ("windows", "usage_trend_recent_days"): _feature_window("features/usage.py"),
+    ("windows", "usage_trend_base_days"): _feature_window("features/usage.py"),
+    ("windows", "recent_days"): _feature_window(
+        "features/usage.py, features/support.py, features/advocacy.py"
+    ),
+    ("windows", "nps_promoter_min"): "no longer a setting: the NPS promoter definition is "
+    "part of the features (features/nps.py PROMOTER_MIN)",
+    ("windows", "nps_detractor_max"): "no longer a setting: the NPS detractor definition is "
+    "part of the features and the burnout label (features/nps.py DETRACTOR_MAX); the ask "
+    "policy's threshold is eligibility.block_nps_at_or_below",
+    ("eligibility", "max_detractor_nps"): "renamed eligibility.block_nps_at_or_below (the ask "
+    "policy: a latest NPS at or below it blocks the ask; -1: off)",
+    ("training", "monotone_advocate"): _IN_TARGET_SPECS,
+    ("training", "monotone_burnout"): _IN_TARGET_SPECS,
+    ("tracking", "advocate_model_name"): "replaced by tracking.model_names: {advocate: <name>}",
+    ("tracking", "burnout_model_name"): "replaced by tracking.model_names: {burnout: <name>}",
+}
+
+
+def _without_removed_keys(raw: dict[Any, Any]) -> tuple[dict[Any, Any], list[str]]:
+    """`raw` without the `REMOVED_KEYS`, and one problem line per removed key it held."""
+    cleaned, problems = dict(raw), []
+    for section, values in raw.items():
+        if not isinstance(values, dict):
+            continue
+        gone = [key for key in values if (section, key) in REMOVED_KEYS]
+        problems += [f"{section}.{key}: {REMOVED_KEYS[section, key]}" for key in gone]
+        if gone:
+            cleaned[section] = {k: v for k, v in values.items() if k not in gone}
+    return cleaned, problems
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -482,7 +507,7 @@ def _rule(error: dict[str, Any]) -> str:
 
 
 def _suggestion(loc: tuple[Any, ...]) -> str:
-    """` (did you mean recent_days?)`, or the keys the section knows."""
+    """` (did you mean response_window_days?)`, or the keys the section knows."""
     model: Any = Settings
     for part in loc[:-1]:
         field = getattr(model, "model_fields", {}).get(part)

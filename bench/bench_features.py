@@ -53,7 +53,6 @@ def _run_stage(stage: str, data: Path, as_of: date) -> dict:
     from advocacy.data_contracts.load import connect
     from advocacy.features import build
     from advocacy.features import facts as facts_mod
-
     from advocacy.settings import Settings
 
     settings = Settings()

@@ -40,7 +40,6 @@ def _measure(data: Path, batch_rows: int | None, docs: bool, docs_dir: Path) -> 
     sys.path.insert(0, str(ROOT))
     t0 = time.perf_counter()
     from advocacy.data_contracts.validate import validate_folder
-
     from advocacy.settings import Settings
 
     imported = time.perf_counter() - t0

@@ -3,8 +3,10 @@
     python bench/run_bench.py --contacts 100000            # generates a world first
     python bench/run_bench.py --data DIR --as-of 2026-11-23
 
-Stages call the same functions the Prefect flow wires (without the Prefect engine), plus
-the floor any correct pipeline pays: one plain DuckDB daily roll-up of usage_events.
+The stages are the steps of the plain-Python weekly job (`advocacy.pipelines.job`, the code
+the Prefect flow runs task by task), each timed through the job's `Runner` hook, into a
+fresh MLflow store and output folder under a temp dir; plus the floor any correct pipeline
+pays: one plain DuckDB daily roll-up of usage_events.
 Results go to stdout and bench/results/<date>-<contacts>.json; docs/benchmarks.md keeps them.
 """
 
@@ -26,6 +28,7 @@ import psutil
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 class PeakRSS:
@@ -79,13 +82,13 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help="existing data folder (skips generation)")
     ap.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 23))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--skip", nargs="*", default=[], help="stages to skip: validate train")
     args = ap.parse_args()
 
     from advocacy.settings import Settings
 
     settings = Settings()
     work = Path(tempfile.mkdtemp(prefix="advocacy-bench-"))
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"  # a fresh store
     data = args.data
     if data is None:
         from advocacy.synthetic.world import generate
@@ -96,85 +99,66 @@ def main() -> None:
             lambda: generate(data, contacts=args.contacts, seed=args.seed, as_of=args.as_of),
             lambda rows: sum(rows.values()),
         )
-    run_stages(data, args.as_of, settings, work, args.skip)
+    run_stages(data, args.as_of, settings, work)
     save(args, data)
 
 
-def run_stages(data: Path, as_of: date, settings: Any, work: Path, skip: list[str]) -> None:
+def floor(data: Path, as_of: date) -> None:
+    """The roll-up any correct pipeline pays, on its own connection."""
     from advocacy.data_contracts.load import connect
-    from advocacy.features import build
-    from advocacy.features import facts as facts_mod
-    from advocacy.models import score
-    from advocacy.policy import activity, ranking
 
     con = connect(data)
-    n_events = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
-    if "validate" not in skip:
-        from advocacy.data_contracts.validate import validate_folder
-
-        stage(
-            "validate (GX, all tables)",
-            lambda: validate_folder(data, settings, docs_dir=work / "docs", as_of=as_of),
-            lambda r: sum(t.rows for t in r.tables),
+    try:
+        n_events = con.execute("SELECT count(*) FROM usage_events").fetchone()[0]
+        sql = (
+            "CREATE OR REPLACE TEMP TABLE _floor AS SELECT contact_id, "
+            "CAST(occurred_at AS DATE) AS d, event, count(*) AS n FROM usage_events "
+            f"WHERE occurred_at < TIMESTAMP '{as_of}' GROUP BY ALL"
         )
-    floor_sql = (
-        "CREATE OR REPLACE TEMP TABLE _floor AS SELECT contact_id, CAST(occurred_at AS DATE) AS d, "
-        f"event, count(*) AS n FROM usage_events WHERE occurred_at < TIMESTAMP '{as_of}' "
-        "GROUP BY ALL"
-    )
-    stage("floor: daily usage roll-up", lambda: con.execute(floor_sql), lambda _: n_events)
-    con.execute("DROP TABLE IF EXISTS _floor")
-    adv = stage(
-        "features: advocate training",
-        lambda: build.build_advocate_training(con, as_of, settings),
-        len,
-    )
-    burn = stage(
-        "features: burnout training",
-        lambda: build.build_burnout_training(con, as_of, settings),
-        len,
-    )
-    scoring = stage(
-        "features: scoring rows", lambda: build.build_scoring(con, as_of, settings), len
-    )
-    facts = stage(
-        "features: eligibility facts",
-        lambda: facts_mod.eligibility_facts(con, as_of, settings),
-        len,
-    )
-    from advocacy.models.train import fit_target
-
-    fits = {}
-    for target, frame in (("advocate", adv), ("burnout", burn)):
-        fits[target] = stage(
-            f"train: {target}",
-            lambda f=frame, t=target: fit_target(f, t, settings),
-            lambda _, f=frame: len(f),
-        )
-    models = {t: f.model for t, f in fits.items()}
-    scored = stage(
-        "score + reasons",
-        lambda: score.score_population(scoring, models["advocate"], models["burnout"], settings),
-        len,
-    )
-    ranked = stage(
-        "eligibility + rank", lambda: ranking.rank_population(scored, facts, settings), len
-    )
-    stage(
-        "shortlist + suggested activity",
-        lambda: _shortlist(con, ranked, as_of, settings, activity, ranking, score),
-        len,
-    )
+        stage("floor: daily usage roll-up", lambda: con.execute(sql), lambda _: n_events)
+    finally:
+        con.close()
 
 
-def _shortlist(con, ranked, as_of, settings, activity, ranking, score):
-    top = ranking.shortlist(ranked, settings)
-    details = world_facts.contact_details(con, top["contact_id"].tolist())
-    hist = world_facts.ask_history(con, as_of, settings)
-    suggested = activity.suggest_activity(
-        hist["decided_asks"], hist["unprompted"], details, settings
-    )
-    return score.candidates_table(top, details, suggested, as_of)
+def run_stages(data: Path, as_of: date, settings: Any, work: Path) -> None:
+    """The floor, then the weekly job with every step timed (its outputs under `work`)."""
+    from advocacy.pipelines import job
+
+    floor(data, as_of)
+    inputs = job.JobInputs(
+        data=data, as_of=as_of, settings=job.with_new_store(settings),
+        out_dir=work / "out", docs_dir=work / "docs",
+    )  # fmt: skip
+    job.weekly_job(inputs, timed_runner(job))
+
+
+def _rows_built(rows: Any) -> int:
+    scoring = len(rows.scoring.features) if rows.scoring is not None else 0
+    return sum(len(r.frame) for r in rows.training) + scoring
+
+
+def timed_runner(job: Any) -> Any:
+    """A `job.Runner` whose steps are plain calls, each timed and printed as one stage."""
+    labels: dict[Callable[..., Any], tuple[str, Callable[..., int]]] = {
+        job.check_contracts: ("validate (GX, all tables)", lambda r: sum(t.rows for t in r.tables)),
+        job.build_rows: ("features: all rows", _rows_built),  # one connection, one roll-up
+        job.fit_model: ("train", lambda _: 0),
+        job.register_model: ("register", lambda _: 0),
+        job.score_and_rank: ("score + reasons + rank", len),
+        job.make_shortlist: ("shortlist + suggested activity", len),
+    }
+
+    class TimedRunner(job.Runner):
+        def step(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            name, rows = labels.get(fn, (fn.__name__.replace("_", " "), lambda _: 0))
+            if fn in (job.fit_model, job.register_model):  # one per target
+                first = args[0]
+                name = f"{name}: {first.spec.name}"
+                if fn is job.fit_model:
+                    rows = lambda _, frame=first.frame: len(frame)  # noqa: E731
+            return stage(name, lambda: fn(*args, **kwargs), rows)
+
+    return TimedRunner()
 
 
 def save(args: argparse.Namespace, data: Path) -> None:

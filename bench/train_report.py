@@ -20,11 +20,11 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from advocacy.data_contracts.load import connect
-from advocacy.features.build import build_advocate_training, build_burnout_training
-from advocacy.models.evaluate import metrics_table
-from advocacy.models.train import fit_target
 
+from advocacy.data_contracts.load import connect
+from advocacy.models.evaluate import metrics_table
+from advocacy.models.targets import TARGETS
+from advocacy.models.train import fit_target
 from advocacy.settings import Settings, load_settings
 
 SHOWN = ["auc", "pr_auc", "log_loss", "brier", "lift_top_decile", "ece", "n_rows", "base_rate"]
@@ -68,14 +68,14 @@ def main() -> None:
         generate(args.data, contacts=args.contacts, seed=args.seed, as_of=args.as_of)
         timings["generate_s"] = time.perf_counter() - start
     con = connect(args.data)
-    builders = {"advocate": build_advocate_training, "burnout": build_burnout_training}
     rows, info = [], {}
-    for target, build in builders.items():
+    for spec in TARGETS:
+        target = spec.name
         start = time.perf_counter()
-        frame = build(con, args.as_of, settings)
+        frame = spec.build_rows(con, args.as_of, settings)
         timings[f"{target}_features_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        fitted = fit_target(frame, target, settings)
+        fitted = fit_target(frame, spec, settings)
         timings[f"{target}_fit_s"] = time.perf_counter() - start
         table = metrics_table(fitted.metrics)
         for predictor, values in table.iterrows():

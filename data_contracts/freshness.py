@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+
 from advocacy.data_contracts.report import Check, CheckFailure, TableResult
 from advocacy.data_contracts.tables import ADVOCACY_ACTIVITIES, Table
-
 from advocacy.settings import Settings
 
 STALENESS_SETTING = "validation.max_staleness_days"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
 from advocacy.data_contracts.tables import DUCKDB_TYPES, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
@@ -170,8 +171,8 @@ def typed_select(table: Table, source: str, *, text: bool = False) -> str:
     return f"SELECT {', '.join(cols)} FROM {source}"
 
 
-def connect(data_dir: Path | str, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A fresh in-memory DuckDB connection with a typed view per input table."""
+def new_connection(*, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """The one DuckDB connection factory: in memory, UTC, no progress bars, no views yet."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     # No progress bars in batch logs. Inside Jupyter DuckDB refuses the setting unless
@@ -180,6 +181,12 @@ def connect(data_dir: Path | str, *, threads: int | None = None) -> duckdb.DuckD
         con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def connect(data_dir: Path | str, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A fresh connection (`new_connection`) with a typed view per input table."""
+    con = new_connection(threads=threads)
     register_views(con, data_dir)
     return con
 

@@ -12,6 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+
 from advocacy.data_contracts.load import find_table_file
 from advocacy.data_contracts.tables import TABLES
 

@@ -28,14 +28,15 @@ from typing import Any
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
-from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
 from great_expectations.expectations.row_conditions import Column as RowColumn
+
+from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
 
 log = logging.getLogger(__name__)
 
 SUITES_DIR = Path(__file__).parent / "suites"
 
-# Rules of inputs.md that are not a property of one column in tables.py.
+# Rules of the input contract that are not a property of one column in tables.py.
 EMAIL_REGEX = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 EMAIL_COLUMNS = {("contacts", "email")}
 ID_SUFFIX = "_id"  # ids are "any non-empty text"
@@ -204,7 +205,7 @@ def _status_expectations(table: Table) -> list[gxe.Expectation]:
 
 
 def build_suite(table: Table) -> gx.ExpectationSuite:
-    """The GX suite that enforces every rule of inputs.md for `table`."""
+    """The GX suite that enforces every rule of the input contract for `table`."""
     expectations: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchSet(
             column_set=list(table.column_names),

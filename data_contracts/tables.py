@@ -1,4 +1,4 @@
-"""The input contract (../shared/spec/inputs.md) as data: tables, columns, types, enums.
+"""The input contract as data: tables, columns, types, enums (docs/contracts.md: the checks).
 
 The GX suites in `suites/`, the loader's typed views and the synthetic generator all
 read this, so a column's type or an enum's values are written down exactly once.

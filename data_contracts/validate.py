@@ -23,6 +23,13 @@ import duckdb
 import great_expectations as gx
 import pandas as pd
 import pyarrow as pa
+from great_expectations.core.run_identifier import RunIdentifier
+from great_expectations.data_context.types.base import (
+    DataContextConfig,
+    InMemoryStoreBackendDefaults,
+    ProgressBarsConfig,
+)
+
 from advocacy.data_contracts.freshness import TimeScan, with_freshness
 from advocacy.data_contracts.load import (
     DataFolderError,
@@ -32,6 +39,7 @@ from advocacy.data_contracts.load import (
     find_table_file,
     is_text,
     iter_frames,
+    new_connection,
     read_error_message,
     source_sql,
 )
@@ -50,13 +58,6 @@ from advocacy.data_contracts.suites import (
     unparsed_column,
 )
 from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
-from great_expectations.core.run_identifier import RunIdentifier
-from great_expectations.data_context.types.base import (
-    DataContextConfig,
-    InMemoryStoreBackendDefaults,
-    ProgressBarsConfig,
-)
-
 from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -373,13 +374,6 @@ def validate_table(
     return TableResult(name, path, rows, checks, failures, skipped), merged
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
-    return con
-
-
 def validate_folder(
     data_dir: Path | str,
     settings: Settings,
@@ -406,7 +400,7 @@ def validate_folder(
     start = time.perf_counter()
     data_dir = check_data_folder(data_dir)
     docs_dir = Path(docs_dir or settings.validation.data_docs_dir).resolve()
-    con = _connect()
+    con = new_connection()  # views are made per file by `locate`, which checks each one
     try:
         files = {name: locate(con, data_dir, table) for name, table in TABLES.items()}
         runner = SuiteRunner(settings, docs_dir)

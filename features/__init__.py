@@ -1,7 +1,10 @@
-"""Point-in-time features and labels.
+"""Point-in-time features, labels and the other facts about the world at T.
 
-Public entry points live in `features.build` (`build_advocate_training`,
-`build_burnout_training`, `build_scoring`, `build_eligibility_facts`, `build_features`) and
-`features.labels`; `features.registry` describes every feature; `features.state` owns the
-rules for "the state of the world at time t".
+Entry points: `features.build` (`build_advocate_training`, `build_burnout_training`,
+`build_scoring`, `build_features`), `features.labels` and `features.facts` (eligibility
+facts, contact details, ask history, training-rows facts). Each family module
+(`nps`, `usage`, `support`, `account`, `contact`, `advocacy`) declares its features once
+(`features.spec.Feature`: name, formula, dtype, reason group, description), windows
+included; `features.registry` lists them in frame order; `features.state` owns the rules
+for "the state of the world at time t".
 """

@@ -1,40 +1,49 @@
 """Account features: who the customer is (segment, industry, region), its size and its age.
 
 CRM columns without an event time (segment, industry, region, ARR, employees, renewal_date)
-are taken as they are in the file (targets.md); only tenure depends on t.
+are taken as they are in the file (the rule of `features.state`); only tenure and the days
+to renewal depend on t.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import duckdb
 
+from advocacy.features.spec import Feature, feature, select_sql
 from advocacy.settings import Settings
 
-CATEGORICAL = ("account_segment", "account_industry", "account_region")
-FEATURE_NAMES = (
-    *CATEGORICAL,
-    "account_arr",
-    "account_employees",
-    "account_tenure_days",
-    "account_days_to_renewal",
+_f = partial(feature, "account")
+FEATURES: tuple[Feature, ...] = (
+    _f("account_segment", "a.segment", "account_profile", "CRM segment", "categorical"),
+    _f("account_industry", "a.industry", "account_profile", "CRM industry", "categorical"),
+    _f("account_region", "a.region", "account_profile", "CRM region", "categorical"),
+    _f("account_arr", "a.arr", "account_arr", "annual recurring revenue (as in the CRM)"),
+    _f("account_employees", "a.employees", "account_employees", "employees (as in the CRM)"),
+    _f(
+        "account_tenure_days",
+        "days_between(a.created_at, p.t)",
+        "account_profile",
+        "days a customer at t",
+    ),
+    _f(
+        "account_days_to_renewal",
+        "days_between(p.t, a.renewal_date)",
+        "account_renewal",
+        "days from t to the renewal date (negative when past; NaN when unknown)",
+    ),
 )
 
 
-def account_features(
+def relation(
     con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings
 ) -> duckdb.DuckDBPyRelation:
     """Account features for every (contact_id, t) of `points` (from its account_id)."""
     return con.sql(
         f"""
-        SELECT p.contact_id, p.t,
-               a.segment AS account_segment, a.industry AS account_industry,
-               a.region AS account_region,
-               CAST(a.arr AS DOUBLE) AS account_arr,
-               CAST(a.employees AS DOUBLE) AS account_employees,
-               CAST(days_between(a.created_at, p.t) AS DOUBLE) AS account_tenure_days,
-               CAST(days_between(p.t, a.renewal_date) AS DOUBLE) AS account_days_to_renewal
+        SELECT p.contact_id, p.t, {select_sql(FEATURES)}
         FROM (SELECT DISTINCT contact_id, account_id, t FROM {points}) p
         LEFT JOIN accounts a USING (account_id)
         """

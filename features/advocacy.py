@@ -2,93 +2,137 @@
 
 These are the ask-fatigue signals, computed for each point from the contact's activities
 that existed before t, with the ask rules of `features.state` (a completion at or after t
-leaves the ask pending at t). Counts "in the last n days" are by the event's own time:
-asks, declines and no-responses by requested_at (declined/no_response carry no time of
-their own), completions by completed_at.
+leaves the ask pending at t). Counts "in the last 90 days" (`RECENT_DAYS`) are by the
+event's own time: asks, declines and no-responses by requested_at (declined/no_response
+carry no time of their own), completions by completed_at.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import duckdb
 
+from advocacy.features.spec import Feature, feature, select_sql
 from advocacy.settings import Settings
 
+RECENT_DAYS = 90  # "recent" asks and answers: in the 90 days before t
 ASK = "ask_made_before(a.requested_at, p.t)"
 DONE = "activity_completed_before(a.status, a.completed_at, p.t)"
+DECIDED = "(done + declined + silent)"
 
-
-def feature_names(settings: Settings) -> list[str]:
-    n = settings.windows.recent_days
-    return [
-        "adv_asks",
-        f"adv_asks_{n}d",
-        "adv_completions",
-        f"adv_completions_{n}d",
-        "adv_declines",
-        f"adv_declines_{n}d",
+_f = partial(feature, "advocacy")
+_n = RECENT_DAYS
+FEATURES: tuple[Feature, ...] = (
+    _f("adv_asks", "coalesce(asks, 0)", "adv_record", "advocacy asks made before t"),
+    _f(
+        f"adv_asks_{_n}d",
+        "coalesce(asks_recent, 0)",
+        "adv_recent_asks",
+        f"asks made in the last {_n} days",
+    ),
+    _f("adv_completions", "coalesce(done, 0)", "adv_record", "asks completed before t"),
+    _f(
+        f"adv_completions_{_n}d",
+        "coalesce(done_recent, 0)",
+        "adv_recent_yes",
+        f"asks completed, last {_n} days",
+    ),
+    _f("adv_declines", "coalesce(declined, 0)", "adv_refusals", "asks made before t and declined"),
+    _f(
+        f"adv_declines_{_n}d",
+        "coalesce(declined_recent, 0)",
+        "adv_recent_refusals",
+        f"asks made in the last {_n} days and declined",
+    ),
+    _f(
         "adv_no_responses",
-        f"adv_no_responses_{n}d",
-        "adv_pending",
+        "coalesce(silent, 0)",
+        "adv_refusals",
+        "asks made before t, never answered",
+    ),
+    _f(
+        f"adv_no_responses_{_n}d",
+        "coalesce(silent_recent, 0)",
+        "adv_recent_refusals",
+        f"asks made in the last {_n} days, never answered",
+    ),
+    _f("adv_pending", "coalesce(pending, 0)", "adv_pending", "asks still pending at t"),
+    _f(
         "adv_acceptance_rate",
+        f"CASE WHEN {DECIDED} > 0 THEN done / {DECIDED} END",
+        "adv_acceptance",
+        "completed / (completed + declined + no response) asks before t; NaN if none",
+    ),
+    _f(
         "adv_days_since_last_ask",
+        "days_between(last_ask, p.t)",
+        "adv_last_ask",
+        "days since the last ask",
+    ),
+    _f(
         "adv_days_since_last_completion",
+        "days_between(last_done, p.t)",
+        "adv_last_completion",
+        "days since the last completed activity (asked or not)",
+    ),
+    _f(
         "adv_unprompted",
+        "coalesce(unprompted, 0)",
+        "adv_unprompted",
+        "activities done without an ask",
+    ),
+    _f(
         "adv_activity_types_completed",
-    ]
+        "coalesce(kinds, 0)",
+        "adv_variety",
+        "distinct activity types completed before t",
+    ),
+)
 
 
-def _aggregates(n: int) -> list[str]:
-    recent_ask = f"asked_within(a.requested_at, p.t, {n})"
+def _aggregates() -> str:
+    """Per (contact, t): the counts and last times the formulas read."""
+    recent_ask = f"asked_within(a.requested_at, p.t, {RECENT_DAYS})"
     asked_done = f"a.requested_at IS NOT NULL AND {DONE}"
     status = "ask_status_at(a.status, a.completed_at, p.t)"
-    return [
-        f"count(*) FILTER (WHERE {ASK}) AS asks",
-        f"count(*) FILTER (WHERE {recent_ask}) AS asks_recent",
-        f"count(*) FILTER (WHERE {asked_done}) AS done",
-        f"count(*) FILTER (WHERE {asked_done} AND within_days(a.completed_at, p.t, {n})) "
-        "AS done_recent",
-        f"count(*) FILTER (WHERE {ASK} AND {status} = 'declined') AS declined",
-        f"count(*) FILTER (WHERE {recent_ask} AND {status} = 'declined') AS declined_recent",
-        f"count(*) FILTER (WHERE {ASK} AND {status} = 'no_response') AS silent",
-        f"count(*) FILTER (WHERE {recent_ask} AND {status} = 'no_response') AS silent_recent",
-        "count(*) FILTER (WHERE ask_pending_at(a.requested_at, a.status, a.completed_at, p.t)) "
-        "AS pending",
-        f"max(a.requested_at) FILTER (WHERE {ASK}) AS last_ask",
-        f"max(a.completed_at) FILTER (WHERE {DONE}) AS last_done",
-        f"count(*) FILTER (WHERE a.requested_at IS NULL AND {DONE}) AS unprompted",
-        f"count(DISTINCT a.activity_type) FILTER (WHERE {DONE}) AS kinds",
-    ]
+    recent_done = f"within_days(a.completed_at, p.t, {RECENT_DAYS})"
+    pending = "ask_pending_at(a.requested_at, a.status, a.completed_at, p.t)"
+    return ", ".join(
+        [
+            f"count(*) FILTER (WHERE {ASK}) AS asks",
+            f"count(*) FILTER (WHERE {recent_ask}) AS asks_recent",
+            f"count(*) FILTER (WHERE {asked_done}) AS done",
+            f"count(*) FILTER (WHERE {asked_done} AND {recent_done}) AS done_recent",
+            f"count(*) FILTER (WHERE {ASK} AND {status} = 'declined') AS declined",
+            f"count(*) FILTER (WHERE {recent_ask} AND {status} = 'declined') AS declined_recent",
+            f"count(*) FILTER (WHERE {ASK} AND {status} = 'no_response') AS silent",
+            f"count(*) FILTER (WHERE {recent_ask} AND {status} = 'no_response') AS silent_recent",
+            f"count(*) FILTER (WHERE {pending}) AS pending",
+            f"max(a.requested_at) FILTER (WHERE {ASK}) AS last_ask",
+            f"max(a.completed_at) FILTER (WHERE {DONE}) AS last_done",
+            f"count(*) FILTER (WHERE a.requested_at IS NULL AND {DONE}) AS unprompted",
+            f"count(DISTINCT a.activity_type) FILTER (WHERE {DONE}) AS kinds",
+        ]
+    )
 
 
-def advocacy_features(
+def relation(
     con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings
 ) -> duckdb.DuckDBPyRelation:
     """Advocacy-history features for every (contact_id, t) of the `points` table."""
-    counts = ["asks", "asks_recent", "done", "done_recent", "declined", "declined_recent"]
-    counts += ["silent", "silent_recent", "pending"]
-    decided = "(done + declined + silent)"
-    exprs = [f"coalesce({c}, 0)" for c in counts]
-    exprs += [
-        f"CASE WHEN {decided} > 0 THEN done / {decided} END",
-        "days_between(last_ask, p.t)",
-        "days_between(last_done, p.t)",
-        "coalesce(unprompted, 0)",
-        "coalesce(kinds, 0)",
-    ]
-    pairs = zip(exprs, feature_names(settings), strict=True)
-    select = ", ".join(f"CAST({e} AS DOUBLE) AS {name}" for e, name in pairs)
     return con.sql(
         f"""
         WITH pts AS (SELECT DISTINCT contact_id, t FROM {points}),
         seen AS (
-            SELECT p.contact_id, p.t, {", ".join(_aggregates(int(settings.windows.recent_days)))}
+            SELECT p.contact_id, p.t, {_aggregates()}
             FROM pts p JOIN advocacy_activities a
               ON a.contact_id = p.contact_id
              AND seen_at(coalesce(a.requested_at, a.completed_at), p.t)
             GROUP BY p.contact_id, p.t
         )
-        SELECT p.contact_id, p.t, {select} FROM pts p LEFT JOIN seen USING (contact_id, t)
+        SELECT p.contact_id, p.t, {select_sql(FEATURES)}
+        FROM pts p LEFT JOIN seen USING (contact_id, t)
         """
     )

@@ -2,7 +2,7 @@
 
 Every builder turns its rows into a *points* table (contact_id, account_id, t, extras) and
 hands it to the same `features_for_points`, so a training row at t and a scoring row at T
-are computed by the same code (design.md "Frames"). Streams are cached per connection, so
+are computed by the same code (docs/design.md "Frames"). Streams are cached per connection, so
 the four builders of one run scan usage_events once.
 """
 
@@ -10,54 +10,20 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 
 import duckdb
 import pandas as pd
-from advocacy.features import account, advocacy, contact, nps, registry, support, usage
+
+from advocacy.features import registry
 from advocacy.features.labels import advocate_label_sql, burnout_label_sql
 from advocacy.features.state import as_of_date, register_state, timestamp_sql
-
 from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Family = Callable[[duckdb.DuckDBPyConnection, str, date, Settings], duckdb.DuckDBPyRelation]
-FAMILIES: tuple[Family, ...] = (
-    nps.nps_features,
-    usage.usage_features,
-    support.support_features,
-    account.account_features,
-    contact.contact_features,
-    advocacy.advocacy_features,
-)
 KEYS = ("contact_id", "account_id", "t")
 ADVOCATE_EXTRAS = ("label", "activity_id", "activity_type")
-
-
-def expected_feature_names(settings: Settings) -> list[str]:
-    """Names the families produce under `settings` (windows are part of the names)."""
-    return [
-        *nps.FEATURE_NAMES,
-        *usage.feature_names(settings),
-        *support.feature_names(settings),
-        *account.FEATURE_NAMES,
-        *contact.FEATURE_NAMES,
-        *advocacy.feature_names(settings),
-    ]
-
-
-def check_registry(settings: Settings) -> None:
-    """Fail early when the settings' windows no longer match the registry's feature names."""
-    produced, registered = expected_feature_names(settings), registry.feature_names()
-    if sorted(produced) != sorted(registered):
-        missing = sorted(set(registered) - set(produced))
-        extra = sorted(set(produced) - set(registered))
-        raise ValueError(
-            "feature windows in the settings do not match features/registry.py: "
-            f"registry-only {missing}, settings-only {extra}"
-        )
 
 
 def _temp_name(prefix: str) -> str:
@@ -65,7 +31,7 @@ def _temp_name(prefix: str) -> str:
 
 
 def _to_frame_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numeric features float64, categoricals str (missing = NaN), ids str (design.md)."""
+    """Numeric features float64, categoricals str (missing = NaN), ids str (docs/design.md)."""
     for name in registry.numeric_features():
         frame[name] = frame[name].astype("float64")
     for name in (*registry.categorical_features(), "contact_id", "account_id"):
@@ -81,12 +47,11 @@ def features_for_points(
     Keys first, then the features in registry order, then the table's extra columns.
     """
     register_state(con)
-    check_registry(settings)
     tables: list[str] = []
     try:
-        for family in FAMILIES:  # one query per family, each planned on its own
+        for family in registry.FAMILIES:  # one query per family, each planned on its own
             name = _temp_name("family")
-            relation = family(con, points, as_of, settings)
+            relation = family.relation(con, points, as_of, settings)
             con.execute(f"CREATE TEMP TABLE {name} AS {relation.sql_query()}")
             tables.append(name)
         extras = [c for c in con.sql(f"SELECT * FROM {points}").columns if c not in KEYS]
@@ -165,7 +130,7 @@ def build_burnout_training(
     return frame
 
 
-def scoring_population_sql(as_of: date | datetime) -> str:
+def scoring_population_sql(as_of: date) -> str:
     """Contacts created before T whose account exists, was created before T, not churned."""
     T = timestamp_sql(as_of)
     return f"""

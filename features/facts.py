@@ -1,9 +1,9 @@
 """Facts about the world at T that are not model features.
 
-The eligibility rules (policy/eligibility.py) read `eligibility_facts`; the list shows
-`contact_details`; the suggested activity (policy/activity.py) learns from `ask_history`;
-a refusal to train says why from `TrainingRowsFacts`. Every fact is seen strictly before T,
-with the state rules of `features.state`, like the features.
+The eligibility rules (policy/) read `eligibility_facts`; the list shows `contact_details`;
+the suggested activity (policy/activity.py) learns from `ask_history`; a refusal to train
+says why from `advocate_rows_facts` / `burnout_rows_facts`. Every fact is seen strictly
+before T, with the state rules of `features.state`, like the features.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from datetime import date
 
 import duckdb
 import pandas as pd
+
 from advocacy.features.build import scoring_population_sql
 from advocacy.features.labels import advocate_label_rows, unprompted_acts
 from advocacy.features.state import register_state, timestamp_sql
-
 from advocacy.settings import Settings
 
 FACT_COLUMNS = (
@@ -45,11 +45,16 @@ class AskHistory:
 def eligibility_facts(
     con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
 ) -> pd.DataFrame:
-    """Per scoring contact, the facts the eligibility rules read (design.md), as seen at T."""
+    """Per scoring contact, the facts the eligibility rules read, as seen at T.
+
+    `blocking_tickets` counts the account's open tickets of the policy's
+    `eligibility.blocking_ticket_priorities` (the only reader of that setting; the support
+    features count "severe" by their own definition, features.support.SEVERE_PRIORITIES).
+    """
     register_state(con)
     T = timestamp_sql(as_of)
     e = settings.eligibility
-    blocking = "[" + ", ".join(f"'{p}'" for p in e.blocking_ticket_priorities) + "]"
+    blocking = _sql_list(e.blocking_ticket_priorities)
     frame = con.sql(
         f"""
         WITH pop AS ({scoring_population_sql(as_of)}),
@@ -86,6 +91,11 @@ def eligibility_facts(
         frame[col] = frame[col].astype("int64")
     frame["contact_id"] = frame["contact_id"].astype("str")
     return frame[list(FACT_COLUMNS)]
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    """A DuckDB list literal of text values: ['high', 'urgent']."""
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
 def contact_details(con: duckdb.DuckDBPyConnection, contact_ids: list[str]) -> pd.DataFrame:
@@ -138,41 +148,58 @@ class TrainingRowsFacts:
     newest_event: pd.Timestamp | None
 
 
-def training_rows_facts(
-    con: duckdb.DuckDBPyConnection, as_of: date, target: str, settings: Settings
+def advocate_rows_facts(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
 ) -> TrainingRowsFacts:
-    """Facts for `TrainingRowsError` from the loader's views (a few aggregates; cheap)."""
-    register_state(con)
+    """Facts behind the p_advocate rows: asks, those in the lookback, those with a closed window."""
     w, T = settings.windows, timestamp_sql(as_of)
-    if target == "advocate":
-        ask = f"requested_at IS NOT NULL AND status <> 'cancelled' AND requested_at < {T}"
-        lookback = f"{ask} AND requested_at >= {T} - days_span({int(w.advocate_lookback_days)})"
-        label = f"advocate_label(status, requested_at, completed_at, {w.response_window_days}, {T})"
-        sql = (
-            f"SELECT count(*) FILTER (WHERE {ask}), count(*) FILTER (WHERE {lookback}), "
-            f"count(*) FILTER (WHERE {lookback} AND {label} IS NOT NULL), "
-            f"max(requested_at) FILTER (WHERE {ask}) FROM advocacy_activities"
-        )
-    else:
-        done = f"activity_completed_before(status, completed_at, {T})"
-        newest_snapshot = f"{T} - days_span({int(w.burnout_horizon_days)})"
-        sql = (
-            f"SELECT count(*) FILTER (WHERE {done}), count(*) FILTER (WHERE {done}), "
-            f"count(*) FILTER (WHERE {done} AND completed_at < {newest_snapshot}), "
-            f"max(completed_at) FILTER (WHERE {done}) FROM advocacy_activities"
-        )
-    events, in_lookback, closed, newest = con.execute(sql).fetchall()[0]
+    ask = f"requested_at IS NOT NULL AND status <> 'cancelled' AND requested_at < {T}"
+    lookback = f"{ask} AND requested_at >= {T} - days_span({int(w.advocate_lookback_days)})"
+    label = f"advocate_label(status, requested_at, completed_at, {w.response_window_days}, {T})"
+    counts = (
+        f"SELECT count(*) FILTER (WHERE {ask}), count(*) FILTER (WHERE {lookback}), "
+        f"count(*) FILTER (WHERE {lookback} AND {label} IS NOT NULL), "
+        f"max(requested_at) FILTER (WHERE {ask}) FROM advocacy_activities"
+    )
+    return _rows_facts(con, as_of, "advocate", counts)
+
+
+def burnout_rows_facts(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings
+) -> TrainingRowsFacts:
+    """Facts behind the p_burnout rows: completed activities, those before the newest snapshot."""
+    T = timestamp_sql(as_of)
+    done = f"activity_completed_before(status, completed_at, {T})"
+    newest_snapshot = f"{T} - days_span({int(settings.windows.burnout_horizon_days)})"
+    counts = (
+        f"SELECT count(*) FILTER (WHERE {done}), count(*) FILTER (WHERE {done}), "
+        f"count(*) FILTER (WHERE {done} AND completed_at < {newest_snapshot}), "
+        f"max(completed_at) FILTER (WHERE {done}) FROM advocacy_activities"
+    )
+    return _rows_facts(con, as_of, "burnout", counts)
+
+
+def _rows_facts(
+    con: duckdb.DuckDBPyConnection, as_of: date, target: str, counts_sql: str
+) -> TrainingRowsFacts:
+    """Run a target's counts (events, in lookback, closed, newest) and find where data begins."""
+    register_state(con)
+    events, in_lookback, closed, newest = con.execute(counts_sql).fetchall()[0]
     begins = con.execute(
         "SELECT least((SELECT min(CAST(created_at AS TIMESTAMP)) FROM accounts), "
         "(SELECT min(CAST(created_at AS TIMESTAMP)) FROM contacts), "
         "(SELECT min(coalesce(requested_at, completed_at)) FROM advocacy_activities))"
     ).fetchall()[0][0]
     return TrainingRowsFacts(
-        target,
-        as_of,
-        pd.Timestamp(begins) if begins is not None else None,
-        int(events or 0),
-        int(in_lookback or 0),
-        int(closed or 0),
-        pd.Timestamp(newest) if newest is not None else None,
+        target=target,
+        as_of=as_of,
+        data_begins=_timestamp_or_none(begins),
+        events=int(events or 0),
+        in_lookback=int(in_lookback or 0),
+        closed=int(closed or 0),
+        newest_event=_timestamp_or_none(newest),
     )
+
+
+def _timestamp_or_none(value: object) -> pd.Timestamp | None:
+    return pd.Timestamp(value) if value is not None else None

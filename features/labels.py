@@ -1,4 +1,9 @@
-"""Training labels (targets.md): which past asks were answered, which advocates burned out.
+"""Training labels: which past asks were answered, which advocates burned out.
+
+p_advocate: an ask is a yes if completed within `windows.response_window_days` of its
+request. p_burnout: an active advocate at snapshot s burns out if they opt out or give a
+detractor NPS (`features.nps.DETRACTOR_MAX`, the features' definition) within
+`windows.burnout_horizon_days` after s.
 
 Both label sets only use outcomes that were known before T, so they are the same whether
 the files hold rows after T or not. Rules live in `features.state` (`advocate_label`,
@@ -11,11 +16,11 @@ from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
-from advocacy.features.state import as_of_date, register_state, timestamp_sql
 
+from advocacy.features import nps
+from advocacy.features.state import as_of_date, register_state, timestamp_sql
 from advocacy.settings import Settings
 
-ADVOCATE_COLUMNS = ("contact_id", "account_id", "activity_id", "activity_type", "t", "label")
 BURNOUT_COLUMNS = ("contact_id", "account_id", "t", "label")
 
 
@@ -89,7 +94,7 @@ def burnout_label_sql(as_of: date, settings: Settings) -> str:
         ),
         detractor AS (
             SELECT DISTINCT a.contact_id, a.s FROM active a JOIN nps_responses r USING (contact_id)
-            WHERE r.score <= {int(w.nps_detractor_max)}
+            WHERE r.score <= {nps.DETRACTOR_MAX}
               AND burnout_event_in(r.responded_at, a.s, {h}, {T})
         )
         SELECT a.contact_id, a.account_id, a.s AS t,

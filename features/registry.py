@@ -1,4 +1,7 @@
-"""Every model feature: its name, family, dtype, and the plain words used to explain it.
+"""Every model feature, in frame order, and the plain words used to explain it.
+
+Each feature is declared once, in its family's module (name, formula, dtype, reason group,
+description: `features.spec.Feature`); this module lists them in a fixed order.
 
 Reasons shown to marketers are built from `REASON_GROUPS`: features that express one
 idea (latest NPS score and how long ago it was given) share a group, so an idea is
@@ -11,19 +14,10 @@ import math
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Family = Literal["nps", "usage", "support", "account", "contact", "advocacy"]
-DType = Literal["numeric", "categorical"]
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    name: str
-    family: Family
-    dtype: DType
-    group: str  # reason group: one idea, one sentence
-    description: str
+from advocacy.features import account, advocacy, contact, nps, support, usage
+from advocacy.features.spec import Feature
 
 
 @dataclass(frozen=True)
@@ -38,132 +32,13 @@ class ReasonGroup:
     needs: tuple[str, ...]
 
 
-def _f(
-    name: str, family: Family, group: str, description: str, dtype: DType = "numeric"
-) -> FeatureSpec:
-    return FeatureSpec(name, family, dtype, group, description)
+FeatureSpec = Feature  # the name models/ and the tests know; one class (features/spec.py)
 
-
-# See features/<family>.py for how each is computed; windows match the default Settings
-# (features.build.check_registry fails loudly when the settings' windows differ).
-FEATURES: tuple[FeatureSpec, ...] = (
-    _f("nps_latest", "nps", "nps_latest", "latest NPS score (0-10) given before t"),
-    _f("nps_days_since", "nps", "nps_latest", "days from the latest NPS response to t"),
-    _f("nps_mean_last3", "nps", "nps_history", "mean of the last 3 NPS scores before t"),
-    _f("nps_change", "nps", "nps_change", "latest NPS score minus the one before it"),
-    _f("nps_is_promoter", "nps", "nps_latest", "1 if the latest score is a promoter score"),
-    _f("nps_is_detractor", "nps", "nps_latest", "1 if the latest score is a detractor score"),
-    _f("nps_responses", "nps", "nps_history", "number of NPS responses before t"),
-    _f("nps_has_comment", "nps", "nps_comment", "1 if the latest response has a comment"),
-    _f("nps_comment_length", "nps", "nps_comment", "characters in the latest comment"),
-    _f("usage_events_7d", "usage", "usage_7d", "product events in the 7 days before t"),
-    _f("usage_events_30d", "usage", "usage_30d", "product events in the 30 days before t"),
-    _f("usage_events_90d", "usage", "usage_90d", "product events in the 90 days before t"),
-    _f("usage_active_days_7d", "usage", "usage_7d", "days with any event, last 7 days"),
-    _f("usage_active_days_30d", "usage", "usage_30d", "days with any event, last 30 days"),
-    _f("usage_active_days_90d", "usage", "usage_90d", "days with any event, last 90 days"),
-    _f(
-        "usage_trend_30_vs_60",
-        "usage",
-        "usage_trend",
-        "daily event rate of the last 30 days vs the 60 before, as a relative change "
-        "(NaN when the 60 days had no events)",
-    ),
-    _f(
-        "usage_distinct_features_90d",
-        "usage",
-        "usage_breadth",
-        "distinct product features (event keys) used in the last 90 days",
-    ),
-    _f("usage_days_since_last", "usage", "usage_recency", "days since the last day of use"),
-    _f("usage_invites_90d", "usage", "usage_invites", "invites sent in the last 90 days"),
-    _f("usage_invites_total", "usage", "usage_invites", "invites sent ever (before t)"),
-    _f(
-        "usage_integrations_90d",
-        "usage",
-        "usage_integrations",
-        "integrations added in the last 90 days",
-    ),
-    _f(
-        "usage_integrations_total",
-        "usage",
-        "usage_integrations",
-        "integrations added ever (before t)",
-    ),
-    _f("support_tickets_90d", "support", "support_volume", "account tickets opened, 90 days"),
-    _f(
-        "support_severe_tickets_90d",
-        "support",
-        "support_volume",
-        "account high/urgent tickets opened in the last 90 days",
-    ),
-    _f("support_open_tickets", "support", "support_open", "account tickets open at t"),
-    _f(
-        "support_open_severe_tickets",
-        "support",
-        "support_open",
-        "account high/urgent tickets open at t",
-    ),
-    _f(
-        "support_csat_mean",
-        "support",
-        "support_csat",
-        "mean CSAT (1-5) of the account's tickets closed before t",
-    ),
-    _f("account_segment", "account", "account_profile", "CRM segment", "categorical"),
-    _f("account_industry", "account", "account_profile", "CRM industry", "categorical"),
-    _f("account_region", "account", "account_profile", "CRM region", "categorical"),
-    _f("account_arr", "account", "account_arr", "annual recurring revenue (as in the CRM)"),
-    _f("account_employees", "account", "account_employees", "employees (as in the CRM)"),
-    _f("account_tenure_days", "account", "account_profile", "days a customer at t"),
-    _f(
-        "account_days_to_renewal",
-        "account",
-        "account_renewal",
-        "days from t to the renewal date (negative when past; NaN when unknown)",
-    ),
-    _f("contact_persona", "contact", "contact_persona", "role of the contact", "categorical"),
-    _f("contact_tenure_days", "contact", "contact_tenure", "days a known contact at t"),
-    _f("adv_asks", "advocacy", "adv_record", "advocacy asks made before t"),
-    _f("adv_asks_90d", "advocacy", "adv_recent_asks", "asks made in the last 90 days"),
-    _f("adv_completions", "advocacy", "adv_record", "asks completed before t"),
-    _f("adv_completions_90d", "advocacy", "adv_recent_yes", "asks completed, last 90 days"),
-    _f("adv_declines", "advocacy", "adv_refusals", "asks made before t and declined"),
-    _f(
-        "adv_declines_90d",
-        "advocacy",
-        "adv_recent_refusals",
-        "asks made in the last 90 days and declined",
-    ),
-    _f("adv_no_responses", "advocacy", "adv_refusals", "asks made before t, never answered"),
-    _f(
-        "adv_no_responses_90d",
-        "advocacy",
-        "adv_recent_refusals",
-        "asks made in the last 90 days, never answered",
-    ),
-    _f("adv_pending", "advocacy", "adv_pending", "asks still pending at t"),
-    _f(
-        "adv_acceptance_rate",
-        "advocacy",
-        "adv_acceptance",
-        "completed / (completed + declined + no response) asks before t; NaN if none",
-    ),
-    _f("adv_days_since_last_ask", "advocacy", "adv_last_ask", "days since the last ask"),
-    _f(
-        "adv_days_since_last_completion",
-        "advocacy",
-        "adv_last_completion",
-        "days since the last completed activity (asked or not)",
-    ),
-    _f("adv_unprompted", "advocacy", "adv_unprompted", "activities done without an ask"),
-    _f(
-        "adv_activity_types_completed",
-        "advocacy",
-        "adv_variety",
-        "distinct activity types completed before t",
-    ),
-)
+# Each family module holds FEATURES and `relation(con, points, as_of, settings)`, its query.
+FAMILIES = (nps, usage, support, account, contact, advocacy)
+# The column order of every frame (the champions' inputs): the families in this order, each
+# in its own declaration order.
+FEATURES: tuple[Feature, ...] = tuple(f for family in FAMILIES for f in family.FEATURES)
 
 
 def _group(name: str, template: str) -> ReasonGroup:
@@ -232,10 +107,6 @@ def categorical_features() -> list[str]:
 
 def numeric_features() -> list[str]:
     return [f.name for f in FEATURES if f.dtype == "numeric"]
-
-
-def spec(name: str) -> FeatureSpec:
-    return next(f for f in FEATURES if f.name == name)
 
 
 def _is_missing(value: Any) -> bool:

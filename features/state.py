@@ -1,8 +1,8 @@
 """The state of the world at a time t, rebuilt from timestamps: the one owner of those rules.
 
-targets.md: a run at T sees only rows whose event time is strictly before T, and the same
-rules give the state at any earlier t used for a training row. Every feature, label and
-eligibility query reads these DuckDB macros (registered by `register_state`) instead of
+A run at T sees only rows whose event time is strictly before T (docs/design.md "Time"), and
+the same rules give the state at any earlier t used for a training row. Every feature, label
+and eligibility query reads these DuckDB macros (registered by `register_state`) instead of
 re-typing a comparison, so "before", "pending", "open" and "opted out" mean one thing:
 `ask_status_at(status, completed_at, t)`, `ticket_open_at(opened_at, closed_at, t)`,
 `csat_at(csat, closed_at, t)`, `opted_out_before(opt_out_at, t)`, `churned_before(...)`,
@@ -97,17 +97,14 @@ def register_state(con: duckdb.DuckDBPyConnection) -> None:
     log.debug("registered %d state macros", len(SCALAR_MACROS))
 
 
-def as_of_date(as_of: date | datetime | str) -> date:
-    """The run date T; a datetime must be midnight (T is the start of a day)."""
-    if isinstance(as_of, str):
-        as_of = date.fromisoformat(as_of)
-    if isinstance(as_of, datetime):
-        if as_of.time() != datetime.min.time():
-            raise ValueError(f"as_of must be a date (midnight UTC), got {as_of.isoformat()}")
-        return as_of.date()
+def as_of_date(as_of: date) -> date:
+    """The run date T, checked: T is a day (its 00:00 UTC), never a time or a text."""
+    if isinstance(as_of, datetime) or not isinstance(as_of, date):
+        kind = type(as_of).__name__
+        raise TypeError(f"as_of must be a datetime.date (the run day T), got {kind} {as_of!r}")
     return as_of
 
 
-def timestamp_sql(as_of: date | datetime | str) -> str:
+def timestamp_sql(as_of: date) -> str:
     """SQL literal for 00:00 UTC of T."""
     return f"TIMESTAMP '{as_of_date(as_of).isoformat()} 00:00:00'"

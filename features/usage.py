@@ -3,7 +3,7 @@
 usage_events is the large table (100M rows at 1M contacts), so it is scanned once per T into
 a daily roll-up (contact, day, event, n) of the days before T, materialised as a temp table
 and shared by every builder of the run. A point at t sees the full days before date(t)
-(design.md "Time"), so every window is a range of days [date(t) - w, date(t)).
+(docs/design.md "Time"), so every window is a range of days [date(t) - w, date(t)).
 
 Each point reads its windows from the roll-up rows of its own contact inside the longest
 window: a hash join on the contact with a day range, so the work per point is the contact's
@@ -22,16 +22,24 @@ the whole roll-up per build, and measured slower on 2 cores.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import duckdb
-from advocacy.features.engine import cached_table
-from advocacy.features.state import as_of_date, timestamp_sql
 
+from advocacy.features.engine import cached_table
+from advocacy.features.spec import Feature, feature, select_sql
+from advocacy.features.state import as_of_date, timestamp_sql
 from advocacy.settings import Settings
 
 INVITE_EVENT = "invite_sent"
 INTEGRATION_EVENT = "integration_added"
 MASK_BITS = 64  # distinct days / event keys are counted with UBIGINT bitmasks of 64 bits
+# The windows are part of the features' names (a different window is a different feature).
+WINDOWS_DAYS = (7, 30, 90)  # usage_events_<d>d, usage_active_days_<d>d
+TREND_RECENT_DAYS, TREND_BASE_DAYS = 30, 60  # usage_trend_30_vs_60: 30 days vs the 60 before
+RECENT_DAYS = 90  # breadth, invites and integrations "in the last 90 days"
+LONGEST_DAYS = max(*WINDOWS_DAYS, TREND_RECENT_DAYS + TREND_BASE_DAYS, RECENT_DAYS)
+DAY_SUMS = sorted({*WINDOWS_DAYS, TREND_RECENT_DAYS, TREND_RECENT_DAYS + TREND_BASE_DAYS})
 
 
 def daily_rollup(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
@@ -76,29 +84,6 @@ def event_codes(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     return cached_table(con, "usage_event_codes", f"event_codes|{as_of_date(as_of)}", sql)
 
 
-def feature_names(settings: Settings) -> list[str]:
-    """Output columns, named after the configured windows."""
-    w = settings.windows
-    names = [f"usage_events_{d}d" for d in w.usage_windows_days]
-    names += [f"usage_active_days_{d}d" for d in w.usage_windows_days]
-    names += [
-        f"usage_trend_{w.usage_trend_recent_days}_vs_{w.usage_trend_base_days}",
-        f"usage_distinct_features_{w.recent_days}d",
-        "usage_days_since_last",
-        f"usage_invites_{w.recent_days}d",
-        "usage_invites_total",
-        f"usage_integrations_{w.recent_days}d",
-        "usage_integrations_total",
-    ]
-    return names
-
-
-def _longest_window(settings: Settings) -> int:
-    w = settings.windows
-    trend = w.usage_trend_recent_days + w.usage_trend_base_days
-    return max(*w.usage_windows_days, trend, w.recent_days)
-
-
 def _chunks(size: int) -> range:
     """Start offsets of the MASK_BITS-wide chunks that cover positions [0, size)."""
     return range(0, size, MASK_BITS)
@@ -121,38 +106,118 @@ def _bits_below(mask: str, lo: int, size: int) -> str:
     return f"bit_count(coalesce({mask}, 0) & ((CAST(1 AS UBIGINT) << {keep}) - 1))"
 
 
-def _day_sums(settings: Settings) -> list[int]:
-    """The windows (in days back from date(t)) whose event sums the features need."""
-    w = settings.windows
-    trend_end = w.usage_trend_recent_days + w.usage_trend_base_days
-    return sorted({*w.usage_windows_days, w.usage_trend_recent_days, trend_end})
+def _active_days(d: int) -> str:
+    """SQL: days with use among the d days before date(t), from the day masks of `win`."""
+    return " + ".join(_bits_below(f"days_{lo}", lo, d) for lo in _chunks(LONGEST_DAYS))
 
 
-def _window_sql(rollup: str, codes: str, settings: Settings, n_events: int) -> str:
-    """Per point with use in the longest window: event sums, day and event bitmasks.
+def _trend() -> str:
+    """SQL: daily event rate of the recent window over the base window's, minus 1."""
+    recent, base = TREND_RECENT_DAYS, TREND_BASE_DAYS
+    base_events = f"(coalesce(events_{recent + base}, 0) - coalesce(events_{recent}, 0))"
+    return (
+        f"CASE WHEN {base_events} > 0 THEN (coalesce(events_{recent}, 0) / {recent}) "
+        f"/ ({base_events} / {base}) - 1 END"
+    )
+
+
+_f = partial(feature, "usage")
+_n = RECENT_DAYS
+FEATURES: tuple[Feature, ...] = (
+    *(
+        _f(
+            f"usage_events_{d}d",
+            f"coalesce(events_{d}, 0)",
+            f"usage_{d}d",
+            f"product events in the {d} days before t",
+        )
+        for d in WINDOWS_DAYS
+    ),
+    *(
+        _f(
+            f"usage_active_days_{d}d",
+            _active_days(d),
+            f"usage_{d}d",
+            f"days with any event, last {d} days",
+        )
+        for d in WINDOWS_DAYS
+    ),
+    _f(
+        f"usage_trend_{TREND_RECENT_DAYS}_vs_{TREND_BASE_DAYS}",
+        _trend(),
+        "usage_trend",
+        f"daily event rate of the last {TREND_RECENT_DAYS} days vs the {TREND_BASE_DAYS} "
+        f"before, as a relative change (NaN when the {TREND_BASE_DAYS} days had no events)",
+    ),
+    _f(
+        f"usage_distinct_features_{_n}d",
+        "coalesce(distinct_recent, 0)",
+        "usage_breadth",
+        f"distinct product features (event keys) used in the last {_n} days",
+    ),
+    _f(
+        "usage_days_since_last",
+        "p.d - coalesce(last_day_recent, last_day_before)",
+        "usage_recency",
+        "days since the last day of use",
+    ),
+    _f(
+        f"usage_invites_{_n}d",
+        "coalesce(invites_recent, 0)",
+        "usage_invites",
+        f"invites sent in the last {_n} days",
+    ),
+    _f(
+        "usage_invites_total",
+        "coalesce(invites_total, 0)",
+        "usage_invites",
+        "invites sent ever (before t)",
+    ),
+    _f(
+        f"usage_integrations_{_n}d",
+        "coalesce(integrations_recent, 0)",
+        "usage_integrations",
+        f"integrations added in the last {_n} days",
+    ),
+    _f(
+        "usage_integrations_total",
+        "coalesce(integrations_total, 0)",
+        "usage_integrations",
+        "integrations added ever (before t)",
+    ),
+)
+
+
+def _window_sql(rollup: str, codes: str, n_events: int) -> str:
+    """Per point with use in the longest window: event sums, day masks, distinct event keys.
 
     One pass over the pairs (point, roll-up row in the window) with few aggregates: the
     active days of every window come from the same day masks, the trend from the sums.
     """
-    long, longest = settings.windows.recent_days, _longest_window(settings)
-    aggs = [f"sum(n) FILTER (WHERE off < {d}) AS events_{d}" for d in _day_sums(settings)]
+    recent, longest = RECENT_DAYS, LONGEST_DAYS
+    aggs = [f"sum(n) FILTER (WHERE off < {d}) AS events_{d}" for d in DAY_SUMS]
     aggs += [f"{_mask_agg('off', lo, 'true')} AS days_{lo}" for lo in _chunks(longest)]
-    aggs += [f"{_mask_agg('ev', lo, f'off < {long}')} AS keys_{lo}" for lo in _chunks(n_events)]
+    aggs += [f"{_mask_agg('ev', lo, f'off < {recent}')} AS keys_{lo}" for lo in _chunks(n_events)]
     aggs += [
-        f"sum(n) FILTER (WHERE off < {long} AND event = '{INVITE_EVENT}') AS invites_recent",
-        f"sum(n) FILTER (WHERE off < {long} AND event = '{INTEGRATION_EVENT}') "
+        f"sum(n) FILTER (WHERE off < {recent} AND event = '{INVITE_EVENT}') AS invites_recent",
+        f"sum(n) FILTER (WHERE off < {recent} AND event = '{INTEGRATION_EVENT}') "
         "AS integrations_recent",
         "max(day) AS last_day_recent",
     ]
+    distinct = " + ".join(
+        ["0", *(_bits_below(f"keys_{lo}", lo, n_events) for lo in _chunks(n_events))]
+    )
     return f"""
-        SELECT pid, {", ".join(aggs)}
-        FROM (
-            SELECT p.pid, r.n, r.event, r.day, c.ev, CAST(p.d - 1 - r.day AS INTEGER) AS off
-            FROM pts p JOIN {rollup} r
-              ON r.h = p.h AND seen_at(r.day, p.d) AND NOT seen_at(r.day, p.d - {longest})
-            JOIN {codes} c USING (event)
+        SELECT *, {distinct} AS distinct_recent FROM (
+            SELECT pid, {", ".join(aggs)}
+            FROM (
+                SELECT p.pid, r.n, r.event, r.day, c.ev, CAST(p.d - 1 - r.day AS INTEGER) AS off
+                FROM pts p JOIN {rollup} r
+                  ON r.h = p.h AND seen_at(r.day, p.d) AND NOT seen_at(r.day, p.d - {longest})
+                JOIN {codes} c USING (event)
+            )
+            GROUP BY pid
         )
-        GROUP BY pid
     """
 
 
@@ -174,35 +239,7 @@ def _history_sql(rollup: str, adoption: str) -> str:
     """
 
 
-def _select(settings: Settings, n_events: int) -> str:
-    w = settings.windows
-    recent, base = w.usage_trend_recent_days, w.usage_trend_base_days
-    chunks = _chunks(_longest_window(settings))
-
-    def active(d: int) -> str:
-        return " + ".join(_bits_below(f"days_{lo}", lo, d) for lo in chunks)
-
-    trend_base = f"(coalesce(events_{recent + base}, 0) - coalesce(events_{recent}, 0))"
-    distinct = " + ".join(
-        ["0", *(_bits_below(f"keys_{lo}", lo, n_events) for lo in _chunks(n_events))]
-    )
-    exprs = [f"coalesce(events_{d}, 0)" for d in w.usage_windows_days]
-    exprs += [active(d) for d in w.usage_windows_days]
-    exprs += [
-        f"CASE WHEN {trend_base} > 0 THEN (coalesce(events_{recent}, 0) / {recent}) "
-        f"/ ({trend_base} / {base}) - 1 END",
-        distinct,
-        "p.d - coalesce(last_day_recent, last_day_before)",
-        "coalesce(invites_recent, 0)",
-        "coalesce(invites_total, 0)",
-        "coalesce(integrations_recent, 0)",
-        "coalesce(integrations_total, 0)",
-    ]
-    pairs = zip(exprs, feature_names(settings), strict=True)
-    return ", ".join(f"CAST({e} AS DOUBLE) AS {n}" for e, n in pairs)
-
-
-def usage_features(
+def relation(
     con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings
 ) -> duckdb.DuckDBPyRelation:
     """Usage features for every (contact_id, t) of the `points` table."""
@@ -215,9 +252,9 @@ def usage_features(
                    usage_day_limit(t) AS d
             FROM (SELECT DISTINCT contact_id, t FROM {points})
         ),
-        win AS MATERIALIZED ({_window_sql(rollup, codes, settings, n_events)}),
+        win AS MATERIALIZED ({_window_sql(rollup, codes, n_events)}),
         {_history_sql(rollup, adoption_rows(con, as_of))}
-        SELECT p.contact_id, p.t, {_select(settings, n_events)}
+        SELECT p.contact_id, p.t, {select_sql(FEATURES)}
         FROM pts p LEFT JOIN win USING (pid) LEFT JOIN last_use USING (pid)
         LEFT JOIN adoption USING (pid)
         """

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from advocacy.models.splits import Target
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -26,15 +25,16 @@ LOGREG_MAX_ITER = 1000
 MISSING_CATEGORY = "(missing)"
 
 
-def nps_heuristic(frame: pd.DataFrame, target: Target, base_rate: float) -> np.ndarray:
-    """advocate: nps/10, burnout: (10 - nps)/10; unknown NPS -> the training base rate."""
+def nps_heuristic(frame: pd.DataFrame, direction: int, base_rate: float) -> np.ndarray:
+    """direction +1: nps/10 (p_advocate), -1: (10 - nps)/10 (p_burnout); a target's
+    `TargetSpec.nps_direction`. Unknown NPS -> the training base rate."""
     nps = pd.to_numeric(frame[NPS_FEATURE], errors="coerce").to_numpy(dtype=float)
-    if target == "advocate":
+    if direction == 1:
         p = nps / NPS_MAX
-    elif target == "burnout":
+    elif direction == -1:
         p = (NPS_MAX - nps) / NPS_MAX
     else:
-        raise ValueError(f"unknown target {target!r}")
+        raise ValueError(f"NPS direction must be +1 or -1, got {direction!r}")
     p = np.where(np.isnan(p), base_rate, p)
     return np.clip(p, *HEURISTIC_CLIP)
 

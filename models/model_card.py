@@ -1,7 +1,9 @@
 """A model card (markdown) logged with every training: what the model is, and what it is not.
 
 It travels with the model version, so whoever loads a champion months later can read the data
-window, the populations, the holdout numbers beside the baselines, and the known caveats.
+window, the populations, the holdout numbers beside the baselines, and the known caveats. What a
+target's card says of its own (purpose, population, caveats) is its spec's `card`
+(`models.targets`); the caveats every card carries are here.
 """
 
 from __future__ import annotations
@@ -14,45 +16,6 @@ from advocacy.models.evaluate import METRIC_NAMES
 from advocacy.models.train import FittedTarget
 
 TOP_FEATURES_IN_CARD = 10
-
-PURPOSE = {
-    "advocate": (
-        "p_advocate: the probability that the contact completes an advocacy activity within "
-        "the response window if asked now, with the kind of ask the company usually makes."
-    ),
-    "burnout": (
-        "p_burnout: the probability that an active advocate burns out of the program (opts out "
-        "or gives a detractor NPS) within the burnout horizon."
-    ),
-}
-
-POPULATION = {
-    "advocate": (
-        "One row per past ask (requested_at set, not cancelled, response window closed before "
-        "as_of); features from data strictly before the ask."
-    ),
-    "burnout": (
-        "One row per (active advocate, snapshot) on a regular snapshot grid whose horizon closed "
-        "before as_of; features from data strictly before the snapshot."
-    ),
-}
-
-CAVEATS = {
-    "advocate": [
-        "**Ask-selection bias.** The model learns only from people the company chose to ask "
-        "(mostly recent promoters and large accounts). For kinds of contacts that were rarely "
-        "asked, p_advocate is an extrapolation; treat their scores with care.",
-        "The label is 'completed within the window', so slow yeses count as no.",
-        "The score is for the usual kind of ask for a contact like this one, not for a "
-        "specific activity type.",
-    ],
-    "burnout": [
-        "Burnout is observed only through opt-outs and detractor NPS answers; contacts who "
-        "quietly stop responding are not counted as burnt out.",
-        "Only active advocates are in the training population; for contacts who never "
-        "completed an activity, p_burnout is an extrapolation.",
-    ],
-}
 
 COMMON_CAVEATS = [
     "Metrics come from a time holdout: the newest rows, separated from training by a gap at "
@@ -116,10 +79,11 @@ def render_model_card(
     constrained = {
         f: c for f, c in zip(fitted.features, fitted.params["monotone_constraints"], strict=True)
     }
+    text = fitted.spec.card
     sections = [
-        f"# Model card: {model_name} ({fitted.target})",
-        f"Trained for as_of {as_of}.\n\n{PURPOSE[fitted.target]}",
-        "## Training population\n" + POPULATION[fitted.target],
+        f"# Model card: {model_name} ({fitted.spec.name})",
+        f"Trained for as_of {as_of}.\n\n{text.purpose}",
+        "## Training population\n" + text.population,
         "## Data window (time-ordered, never shuffled)\n" + "\n".join(_split_lines(fitted)),
         "## Holdout metrics\n" + metrics_markdown(fitted.metrics),
         "## Model\n"
@@ -129,7 +93,7 @@ def render_model_card(
         + f"- monotone constraints: { {f: c for f, c in constrained.items() if c} }",
         "## Strongest features (total gain)\n"
         + "\n".join(f"- {name}: {value:.1f}" for name, value in top.items()),
-        "## Caveats\n" + "\n".join(f"- {c}" for c in [*CAVEATS[fitted.target], *COMMON_CAVEATS]),
+        "## Caveats\n" + "\n".join(f"- {c}" for c in [*text.caveats, *COMMON_CAVEATS]),
         "## Data fingerprint\n" + "\n".join(_bullets(data_fingerprint)),
     ]
     return "\n\n".join(sections) + "\n"

@@ -10,15 +10,17 @@ import io
 
 import numpy as np
 import pandas as pd
-from advocacy.models.evaluate import CALIBRATION_BINS, lift_curve
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from advocacy.models.evaluate import CALIBRATION_BINS, lift_curve
+
 FIG_SIZE = (6.0, 4.5)
 WIDE_FIG_SIZE = (11.0, 4.5)
 TOP_FEATURES = 20
+PNG_DPI = 100
 
 
 def _figure(size: tuple[float, float] = FIG_SIZE) -> Figure:
@@ -94,8 +96,12 @@ def importance_figure(importance: pd.Series, title: str, top: int = TOP_FEATURES
     return fig
 
 
-def figure_png(fig: Figure) -> bytes:
-    """PNG bytes of a figure (for notebooks and HTML reports)."""
+def figure_png(fig: Figure, *, dpi: int = PNG_DPI, tight: bool = False) -> bytes:
+    """PNG bytes of a figure: the one figure-to-PNG helper (notebooks, the HTML report).
+
+    `tight` crops the white margin (`bbox_inches="tight"`), for images inlined in a page.
+    Works for pyplot figures too: it saves through the figure's own canvas.
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight" if tight else None)
     return buffer.getvalue()

@@ -1,5 +1,17 @@
 """The logged model: raw feature columns in (categoricals as text), calibrated probability out.
 
+This file is also the registered model's code (MLflow models-from-code): it imports only
+third-party packages, never `advocacy`, so a registered version loads and serves in any
+environment built from its logged requirements (`REQUIREMENTS`). The fitted state travels as
+artifacts, written by `AdvocacyModel.save_artifacts` and read back by `load_context`:
+
+- `booster.txt`: the LightGBM booster as its text model, cut at the best iteration;
+- `calibration.pkl`: the calibrator's fitted 1-D maps (scikit-learn objects only);
+- `model.json`: target, feature list and the category encoder.
+
+Training evaluates exactly the object that is logged: the in-memory model scores through a
+text round trip of its booster and the same calibration maps, so the registry reproduces it.
+
 MLflow signatures cannot carry pandas `category` columns, and LightGBM refuses text, so the
 model owns a small encoder that maps each categorical's text values to stable integer codes
 learnt on the fit slice (unknown or missing text -> NaN, which LightGBM treats as missing).
@@ -8,22 +20,46 @@ Training and every later scoring job go through the same `encode`, so they canno
 
 from __future__ import annotations
 
+import json
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import lightgbm as lgb
+import mlflow.models
 import mlflow.pyfunc
 import numpy as np
 import pandas as pd
 
 BIAS_COLUMN = "bias"
+# Distributions this file (and unpickling its calibration maps) needs; pinned when logged.
+REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "scipy", "pandas", "numpy")
+CODE_FILE = Path(__file__)
+BOOSTER_ARTIFACT, CALIBRATION_ARTIFACT, SPEC_ARTIFACT = "booster", "calibration", "model"
+ARTIFACT_FILES = {
+    BOOSTER_ARTIFACT: "booster.txt",
+    CALIBRATION_ARTIFACT: "calibration.pkl",
+    SPEC_ARTIFACT: "model.json",
+}
+FORMAT_VERSION = 1
 
 
 class FeatureColumnsError(KeyError):
     """The input lacks feature columns the model was trained on (e.g. a schema change)."""
 
 
-@dataclass(frozen=True)
+def is_feature_columns_error(exc: BaseException) -> bool:
+    """True for a `FeatureColumnsError` from any copy of this file.
+
+    A model loaded from the registry runs its own logged copy of this file, whose classes are
+    not the package's: match by class name, not identity.
+    """
+    return any(cls.__name__ == FeatureColumnsError.__name__ for cls in type(exc).__mro__)
+
+
+@dataclass(frozen=True, eq=False)
 class CategoryEncoder:
     """Text -> stable int code per categorical column; codes follow the sorted fit-slice values."""
 
@@ -51,24 +87,106 @@ class CategoryEncoder:
     def from_dict(cls, raw: dict[str, list[str]]) -> CategoryEncoder:
         return cls(categories={c: tuple(v) for c, v in raw.items()})
 
+    def __eq__(self, other: object) -> bool:
+        """Same categories, whichever copy of this file (package or loaded model) built it."""
+        if type(other).__name__ != type(self).__name__:
+            return NotImplemented
+        return self.categories == getattr(other, "categories", None)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-dict field: not hashable
+
+
+def booster_copy(classifier: Any) -> lgb.Booster:
+    """The fitted booster through its text model, as logged: trees up to the best iteration."""
+    return lgb.Booster(model_str=classifier.booster_.model_to_string())
+
+
+def calibration_maps(calibrator: Any) -> list[Any]:
+    """The 1-D maps (sigmoid or isotonic) of a fitted binary `CalibratedClassifierCV`."""
+    maps = []
+    for member in calibrator.calibrated_classifiers_:
+        if len(member.calibrators) != 1 or member.method not in ("sigmoid", "isotonic"):
+            raise ValueError(f"unsupported calibration: {member.method}, binary targets only")
+        maps.append(member.calibrators[0])
+    return maps
+
+
+def calibrated_on_raw_score(classifier: Any) -> bool:
+    """scikit-learn calibrates `decision_function` (LightGBM >= 4.7: the raw margin) when the
+    classifier has one, else `predict_proba`: the maps expect the same input when scoring."""
+    return hasattr(classifier, "decision_function")
+
+
+def calibrate(maps: Sequence[Any], scores: np.ndarray) -> np.ndarray:
+    """Mean of the members' calibrated probabilities, as `CalibratedClassifierCV` computes it."""
+    proba = np.zeros(len(scores))
+    for one in maps:
+        proba += one.predict(scores)
+    proba /= len(maps)
+    proba[(proba > 1.0) & (proba <= 1.0 + 1e-5)] = 1.0  # as sklearn: rounding just above 1
+    return proba
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """What scores: the booster (text round trip) and the calibration maps over its output."""
+
+    booster: lgb.Booster
+    maps: list[Any]
+    raw_score: bool  # the maps take the booster's raw margin (else its probability)
+
+    @classmethod
+    def of(cls, classifier: Any, calibrator: Any) -> Scorer:
+        return cls(
+            booster_copy(classifier),
+            calibration_maps(calibrator),
+            calibrated_on_raw_score(classifier),
+        )
+
+    def proba(self, encoded: pd.DataFrame) -> np.ndarray:
+        return calibrate(self.maps, self.booster.predict(encoded, raw_score=self.raw_score))
+
 
 class AdvocacyModel(mlflow.pyfunc.PythonModel):
-    """Booster (LGBMClassifier) + encoder + calibrator + feature list, as one pyfunc."""
+    """Booster + calibration maps + encoder + feature list, as one pyfunc.
+
+    Built two ways: by training (`classifier` = the fitted LGBMClassifier, `calibrator` = the
+    fitted `CalibratedClassifierCV`; both may be set after construction), or empty by MLflow
+    and filled by `load_context` from the logged artifacts. Both score through one `Scorer`.
+    """
+
+    _scorer: Scorer | None = None
+    _source: tuple[Any, Any] | None = None  # the (classifier, calibrator) _scorer was built from
 
     def __init__(
         self,
         *,
-        classifier: Any,
-        calibrator: Any,
-        encoder: CategoryEncoder,
-        features: Sequence[str],
-        target: str,
+        classifier: Any = None,
+        calibrator: Any = None,
+        encoder: CategoryEncoder | None = None,
+        features: Sequence[str] = (),
+        target: str = "",
     ) -> None:
         self.classifier = classifier
         self.calibrator = calibrator
-        self.encoder = encoder
+        self.encoder = encoder if encoder is not None else CategoryEncoder()
         self.features = list(features)
         self.target = target
+
+    def scorer(self) -> Scorer:
+        """The scorer of the fitted objects (rebuilt when they are replaced), or the loaded one."""
+        if self.classifier is not None and self.calibrator is not None:
+            source = self._source
+            if (
+                source is None
+                or source[0] is not self.classifier
+                or source[1] is not self.calibrator
+            ):
+                self._scorer = Scorer.of(self.classifier, self.calibrator)
+                self._source = (self.classifier, self.calibrator)
+        if self._scorer is None:
+            raise RuntimeError("the model is neither fitted nor loaded")
+        return self._scorer
 
     def encode(self, X: pd.DataFrame) -> pd.DataFrame:
         """The model's numeric view of raw feature columns, in training order."""
@@ -84,23 +202,50 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
         """Calibrated probability of the positive class, one per row."""
         if len(X) == 0:
             return np.empty(0, dtype=float)
-        return self.calibrator.predict_proba(self.encode(X))[:, 1]
-
-    def raw_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """The booster's own (uncalibrated) probability: for diagnostics."""
-        return self.classifier.predict_proba(self.encode(X))[:, 1]
+        return self.scorer().proba(self.encode(X))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Raw-score (log-odds) contributions per feature plus `bias`; rows sum to the raw score."""
         columns = [*self.features, BIAS_COLUMN]
         if len(X) == 0:
             return pd.DataFrame(columns=columns, index=X.index, dtype="float64")
-        booster = self.classifier.booster_
-        values = booster.predict(
-            self.encode(X), pred_contrib=True, num_iteration=booster.best_iteration or None
-        )
+        values = self.scorer().booster.predict(self.encode(X), pred_contrib=True)
         return pd.DataFrame(values, columns=columns, index=X.index)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
         """pyfunc entry point: raw feature columns -> calibrated probabilities."""
         return self.predict_proba(model_input)
+
+    def save_artifacts(self, folder: Path) -> dict[str, str]:
+        """Write the fitted state into `folder`; the `artifacts=` mapping for `log_model`."""
+        scorer = self.scorer()
+        paths = {name: Path(folder) / file for name, file in ARTIFACT_FILES.items()}
+        paths[BOOSTER_ARTIFACT].write_text(scorer.booster.model_to_string())
+        paths[CALIBRATION_ARTIFACT].write_bytes(pickle.dumps(scorer.maps))
+        spec = {
+            "format": FORMAT_VERSION,
+            "target": str(self.target),
+            "features": self.features,
+            "categories": self.encoder.to_dict(),
+            "calibrated_on_raw_score": scorer.raw_score,
+        }
+        paths[SPEC_ARTIFACT].write_text(json.dumps(spec, indent=1))
+        return {name: str(path) for name, path in paths.items()}
+
+    def load_context(self, context: Any) -> None:
+        """Fill an empty model from the logged artifacts (`context.artifacts`: name -> path)."""
+        paths = {name: Path(context.artifacts[name]) for name in ARTIFACT_FILES}
+        spec = json.loads(paths[SPEC_ARTIFACT].read_text())
+        if spec.get("format") != FORMAT_VERSION:
+            raise ValueError(f"unknown model artifact format {spec.get('format')!r}")
+        self.target, self.features = spec["target"], list(spec["features"])
+        self.encoder = CategoryEncoder.from_dict(spec["categories"])
+        self._scorer = Scorer(
+            booster=lgb.Booster(model_str=paths[BOOSTER_ARTIFACT].read_text()),
+            maps=pickle.loads(paths[CALIBRATION_ARTIFACT].read_bytes()),  # sklearn objects only
+            raw_score=bool(spec["calibrated_on_raw_score"]),
+        )
+
+
+if not __package__:  # run on its own, by MLflow loading the logged model: declare the model
+    mlflow.models.set_model(AdvocacyModel())

@@ -11,6 +11,7 @@ from string import Formatter
 
 import numpy as np
 import pandas as pd
+
 from advocacy.features import registry
 
 SEPARATOR = "; "

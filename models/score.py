@@ -1,31 +1,23 @@
-"""Score the population with the champion models and shape the published tables.
+"""Score the population with the champion models, with plain-word reasons per contact.
 
-Models are duck-typed: anything with `predict_proba(X)` and `contributions(X)` (the
-unwrapped `models.pyfunc_model.AdvocacyModel` loaded from the registry).
+One column per target spec (`spec.score_column`); the reasons explain the advocate score
+(why this contact is likely to say yes). Models are duck-typed: anything with
+`predict_proba(X)` and `contributions(X)`, e.g. `advocacy.models.tracking.Champion.model`.
+The published tables built from these scores are `advocacy.pipelines.outputs`' job.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+
 from advocacy.features import registry
 from advocacy.models.reasons import top_reasons
-
+from advocacy.models.targets import ADVOCATE, TARGETS, TargetSpec
 from advocacy.settings import Settings
-
-SCORES_COLUMNS = (
-    "contact_id", "account_id", "as_of", "p_advocate", "p_burnout", "priority",
-    "eligible", "ineligible_reason", "reasons", "model_versions",
-)  # fmt: skip
-CANDIDATES_COLUMNS = (
-    "rank", "contact_id", "full_name", "email", "title", "account_id", "account_name",
-    "segment", "industry", "p_advocate", "p_burnout", "priority", "suggested_activity",
-    "reasons", "as_of",
-)  # fmt: skip
 
 
 class ScoringModel(Protocol):
@@ -33,105 +25,49 @@ class ScoringModel(Protocol):
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame: ...
 
 
+def score_columns(specs: Sequence[TargetSpec] = TARGETS) -> list[str]:
+    """contact_id, account_id, one score column per target, reasons."""
+    return ["contact_id", "account_id", *(s.score_column for s in specs), "reasons"]
+
+
 def score_population(
     frame: pd.DataFrame,
-    advocate: ScoringModel,
-    burnout: ScoringModel,
+    models: Mapping[str, ScoringModel],
     settings: Settings,
     *,
+    explained: TargetSpec = ADVOCATE,
     chunk_rows: int = 250_000,
 ) -> pd.DataFrame:
-    """contact_id, account_id, p_advocate, p_burnout, reasons: one row per scoring row.
+    """One row per scoring row: ids, each target's score, and reasons for `explained`'s.
 
-    Works in chunks so contributions and reason text for a million contacts stay small.
+    `models` maps a target's name to its model, for every spec in `TARGETS`. Works in chunks
+    so contributions and reason text for a million contacts stay small.
     """
+    missing = [s.name for s in TARGETS if s.name not in models]
+    if missing:
+        raise KeyError(f"no model for target(s) {', '.join(missing)}")
     parts = [
-        _score_chunk(frame.iloc[i : i + chunk_rows], advocate, burnout, settings)
+        _score_chunk(frame.iloc[i : i + chunk_rows], models, settings, explained)
         for i in range(0, len(frame), chunk_rows)
     ]
     if not parts:
-        return pd.DataFrame(
-            columns=["contact_id", "account_id", "p_advocate", "p_burnout", "reasons"]
-        )
+        return pd.DataFrame(columns=score_columns())
     return pd.concat(parts, ignore_index=True)
 
 
 def _score_chunk(
-    chunk: pd.DataFrame, advocate: ScoringModel, burnout: ScoringModel, settings: Settings
+    chunk: pd.DataFrame,
+    models: Mapping[str, ScoringModel],
+    settings: Settings,
+    explained: TargetSpec,
 ) -> pd.DataFrame:
     X = chunk[registry.feature_names()]
-    contrib = advocate.contributions(X)
-    return pd.DataFrame(
-        {
-            "contact_id": chunk["contact_id"].to_numpy(),
-            "account_id": chunk["account_id"].to_numpy(),
-            "p_advocate": np.asarray(advocate.predict_proba(X), dtype=float),
-            "p_burnout": np.asarray(burnout.predict_proba(X), dtype=float),
-            "reasons": top_reasons(contrib, X, settings.ranking.reasons_per_contact),
-        }
-    )
-
-
-def model_versions_text(versions: dict[str, int]) -> str:
-    """'advocacy-propensity=3,advocacy-burnout=2': which registry versions scored a row."""
-    return ",".join(f"{name}={version}" for name, version in versions.items())
-
-
-def scores_table(ranked: pd.DataFrame, as_of: date, versions: dict[str, int]) -> pd.DataFrame:
-    out = ranked.copy()
-    out["as_of"] = pd.Timestamp(as_of).date()
-    out["model_versions"] = model_versions_text(versions)
-    out["eligible"] = out["eligible"].astype(bool)
-    return out[list(SCORES_COLUMNS)]
-
-
-def candidates_table(
-    shortlist: pd.DataFrame, details: pd.DataFrame, suggested: pd.Series, as_of: date
-) -> pd.DataFrame:
-    """The marketer's list; `suggested` is the activity type per contact_id."""
-    out = shortlist.merge(details, on="contact_id", how="left", validate="one_to_one")
-    out["suggested_activity"] = out["contact_id"].map(suggested)
-    out["as_of"] = pd.Timestamp(as_of).date()
-    for col in ("p_advocate", "p_burnout", "priority"):
-        out[col] = out[col].round(4)
-    return out[list(CANDIDATES_COLUMNS)]
-
-
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise_formula(value: object) -> object:
-    """`'` before a text value a spreadsheet would run as a formula; anything else unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
-
-def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy with every text cell neutralised; numbers, booleans, dates and nulls untouched.
-
-    Only text is escaped: a negative probability or rank stays a number in the file.
-    """
-    out = frame.copy()
-    for col in out.columns:
-        s = out[col]
-        if not (
-            pd.api.types.is_numeric_dtype(s)
-            or pd.api.types.is_bool_dtype(s)
-            or pd.api.types.is_datetime64_any_dtype(s)
-        ):
-            out[col] = s.map(neutralise_formula, na_action="ignore")
-    return out
-
-
-def write_candidates_csv(
-    candidates: pd.DataFrame, path: Path, *, encoding: str = "utf-8-sig"
-) -> None:
-    """candidates.csv for people with spreadsheets: formula cells neutralised, BOM by default.
-
-    `utf-8-sig` writes a byte-order mark so Excel and LibreOffice's default import read the
-    file as UTF-8 ("Rómulo", not "RÃ³mulo"); `utf-8` leaves it out. Rows end in CRLF
-    (RFC 4180), which also makes the writer quote any cell holding a bare CR or LF.
-    """
-    spreadsheet_safe(candidates).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
+    out = {
+        "contact_id": chunk["contact_id"].to_numpy(),
+        "account_id": chunk["account_id"].to_numpy(),
+    }
+    for spec in TARGETS:
+        out[spec.score_column] = np.asarray(models[spec.name].predict_proba(X), dtype=float)
+    contrib = models[explained.name].contributions(X)
+    out["reasons"] = top_reasons(contrib, X, settings.ranking.reasons_per_contact)
+    return pd.DataFrame(out)

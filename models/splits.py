@@ -11,16 +11,17 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from advocacy.settings import Settings
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from advocacy.models.targets import TargetSpec
 
-Target = Literal["advocate", "burnout"]
+log = logging.getLogger(__name__)
 
 
 class SplitError(ValueError):
@@ -61,15 +62,6 @@ class TimeSplit:
             "n_holdout": len(self.holdout_idx),
         }
         return {"gap_days": self.gap_days, **stamps, **sizes}
-
-
-def label_window_days(target: Target, settings: Settings) -> int:
-    """How far a label looks past its row's t: the minimum leak-free gap."""
-    if target == "advocate":
-        return settings.windows.response_window_days
-    if target == "burnout":
-        return settings.windows.burnout_horizon_days
-    raise ValueError(f"unknown target {target!r}")
 
 
 def _newest_share_start(t: pd.Series, fraction: float) -> pd.Timestamp:
@@ -117,13 +109,13 @@ def time_split(
     return split
 
 
-def split_for_target(frame: pd.DataFrame, target: Target, settings: Settings) -> TimeSplit:
-    """The split for one model: gap = that target's label window."""
+def split_for_target(frame: pd.DataFrame, spec: TargetSpec, settings: Settings) -> TimeSplit:
+    """The split for one model: gap = that target's label window (`spec.label_window`)."""
     return time_split(
         frame["t"],
         holdout_fraction=settings.training.holdout_fraction,
         valid_fraction=settings.training.valid_fraction,
-        gap_days=label_window_days(target, settings),
+        gap_days=spec.label_window(settings),
     )
 
 

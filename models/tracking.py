@@ -40,19 +40,20 @@ import mlflow
 import numpy as np
 import pandas as pd
 import psutil
-from advocacy.models import gate
-from advocacy.models.evaluate import METRIC_NAMES
-from advocacy.models.model_card import render_model_card
-from advocacy.models.pyfunc_model import FeatureColumnsError
-from advocacy.models.registry_lock import RegistryBusyError, registry_lock, sqlite_path
-from advocacy.models.telemetry import disable_telemetry
-from advocacy.models.train import BASELINE_LOGREG, BASELINE_NPS, MODEL, FittedTarget
 from mlflow.entities import RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature, validate_schema
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss, roc_auc_score
 
+from advocacy.models import gate
+from advocacy.models.evaluate import METRIC_NAMES
+from advocacy.models.model_card import render_model_card
+from advocacy.models.pyfunc_model import CODE_FILE, REQUIREMENTS, is_feature_columns_error
+from advocacy.models.registry_lock import RegistryBusyError, registry_lock, sqlite_path
+from advocacy.models.targets import TargetSpec
+from advocacy.models.telemetry import disable_telemetry
+from advocacy.models.train import BASELINE_LOGREG, BASELINE_NPS, MODEL, FittedTarget
 from advocacy.settings import Settings
 
 # MLflow built its telemetry client at import; drop it before any tracked call can start it.
@@ -65,8 +66,6 @@ INPUT_EXAMPLE_ROWS = 5
 REASON_MAX_CHARS = 300
 PARAM_MAX_CHARS = 6000  # MLflow's limit on a param value
 PARAM_KEY = re.compile(r"[\w\-. :/]+")  # what MLflow accepts in a param name
-# What the pyfunc needs to load elsewhere (the `models` package itself must be importable).
-MODEL_REQUIREMENTS = ("mlflow", "lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle")
 MODEL_ARTIFACT = "model"
 HOLDOUT_FILE = "holdout.parquet"
 MODEL_CARD_FILE = "model_card.md"
@@ -333,14 +332,6 @@ def fail_stale_runs(settings: Settings, *, now_ms: int | None = None) -> list[st
 
 
 # ------------------------------------------------------------------ run content
-def model_name_for(target: str, settings: Settings) -> str:
-    if target == "advocate":
-        return settings.tracking.advocate_model_name
-    if target == "burnout":
-        return settings.tracking.burnout_model_name
-    raise ValueError(f"unknown target {target!r}")
-
-
 def flat_metrics(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     """`holdout_model_auc`, `holdout_nps_auc`, `holdout_logreg_auc`, ... side by side."""
     return {
@@ -367,6 +358,8 @@ def run_params(fitted: FittedTarget, settings: Settings) -> dict[str, str]:
     params: dict[str, str] = {}
     for section in ("windows", "training", "promotion"):
         params.update(_flatten(section, dumped[section]))
+    # the target's monotone directions, under the names they had as settings
+    params.update(_flatten(f"training.monotone_{fitted.target}", dict(fitted.spec.monotone)))
     params.update({f"split.{k}": str(v) for k, v in fitted.split.as_params().items()})
     params.update(
         {f"lgbm.{k}": str(v) for k, v in fitted.params.items() if k != "monotone_constraints"}
@@ -390,6 +383,7 @@ def run_key(
         "as_of": str(as_of),
         "data": _jsonable(data_fingerprint),
         "training": settings.training.model_dump(mode="json"),
+        "monotone": dict(fitted.spec.monotone),
         "features": list(fitted.features),
         "categorical": list(fitted.categorical),
         "calibration": fitted.calibration,
@@ -406,21 +400,28 @@ def run_key(
 
 
 def _requirements() -> list[str]:
-    return [f"{name}=={package_version(name)}" for name in MODEL_REQUIREMENTS]
+    """The logged model's pip requirements: what its code file needs, pinned as installed."""
+    return [f"{name}=={package_version(name)}" for name in REQUIREMENTS]
 
 
 def _log_model(fitted: FittedTarget) -> str:
-    """Log the pyfunc (signature + input example from raw holdout rows); its `models:/` URI."""
+    """Log the pyfunc as code (`models/pyfunc_model.py`) plus its fitted state as artifacts,
+    with signature + input example from raw holdout rows; its `models:/` URI.
+
+    The logged model imports no `advocacy` module: it loads wherever its requirements do.
+    """
     rows = fitted.holdout_features  # all holdout rows: a column's nulls anywhere make it optional
     signature = infer_signature(rows, fitted.holdout["p"].to_numpy())
     example = rows.head(INPUT_EXAMPLE_ROWS)
-    info = mlflow.pyfunc.log_model(
-        name=MODEL_ARTIFACT,
-        python_model=fitted.model,
-        signature=signature,
-        input_example=example,
-        pip_requirements=_requirements(),
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=CODE_FILE,
+            artifacts=fitted.model.save_artifacts(Path(tmp)),
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements(),
+        )
     return str(info.model_uri)
 
 
@@ -519,7 +520,7 @@ def register_candidate(
     """
     uri = mlflow.get_tracking_uri()
     client = MlflowClient()
-    model_name = model_name_for(fitted.target, settings)
+    model_name = fitted.spec.model_name(settings)
     metrics = flat_metrics(fitted.metrics)
     key = run_key(fitted, settings, as_of=as_of, data_fingerprint=data_fingerprint)
     experiment_id = _ensure_experiment(uri, settings)
@@ -594,29 +595,53 @@ def _load_version(
         ) from exc
 
 
-def load_champion(model_name: str, settings: Settings) -> tuple[mlflow.pyfunc.PyFuncModel, int]:
-    """The current champion (loaded by its pinned version, so alias moves cannot race us)."""
-    uri = mlflow.get_tracking_uri()
-    require_store(uri, settings)
-    client = MlflowClient()
-    alias = settings.tracking.champion_alias
-    version = champion_version(client, model_name, alias)
+@dataclass(frozen=True)
+class Champion:
+    """The current champion of one target, as loaded for scoring."""
+
+    spec: TargetSpec
+    name: str  # registered model name
+    version: int
+    run_id: str
+    metrics: dict[str, float]  # that version's run metrics (holdout_model_auc, ...)
+    model: Any = field(repr=False)  # the scorer: predict_proba(X), contributions(X)
+
+
+def _pinned_champion(client: MlflowClient, spec: TargetSpec, settings: Settings) -> int:
+    """The version behind the champion alias; `NoChampionError` when there is none."""
+    name, alias = spec.model_name(settings), settings.tracking.champion_alias
+    version = champion_version(client, name, alias)
     if version is None:
         raise NoChampionError(
-            f"{model_name} has no @{alias} version in the tracking store {uri}: "
+            f"{name} has no @{alias} version in the tracking store {mlflow.get_tracking_uri()}: "
             "run `advocacy train` first"
         )
-    return _load_version(client, model_name, alias, version), version
+    return version
 
 
-def champion_run_id(model_name: str, settings: Settings) -> str:
+def _scorer(loaded: Any) -> Any:
+    """The project's model inside what `_load_version` returned (a pyfunc wrapper)."""
+    return loaded.unwrap_python_model()
+
+
+def load_champion(spec: TargetSpec, settings: Settings) -> Champion:
+    """The current champion of `spec` (loaded by its pinned version, so alias moves cannot
+    race us), with the run that produced it and that run's metrics."""
+    require_store(mlflow.get_tracking_uri(), settings)
+    client = MlflowClient()
+    name, alias = spec.model_name(settings), settings.tracking.champion_alias
+    version = _pinned_champion(client, spec, settings)
+    run_id = str(client.get_model_version(name, str(version)).run_id)
+    model = _scorer(_load_version(client, name, alias, version))
+    metrics = {k: float(v) for k, v in client.get_run(run_id).data.metrics.items()}
+    return Champion(spec, name, version, run_id, metrics, model)
+
+
+def champion_run_id(spec: TargetSpec, settings: Settings) -> str:
     """The run that produced the current champion (for its metrics and artifacts)."""
     client = MlflowClient()
-    alias = settings.tracking.champion_alias
-    version = champion_version(client, model_name, alias)
-    if version is None:
-        raise NoChampionError(f"{model_name} has no @{alias} version: run `advocacy train` first")
-    return str(client.get_model_version(model_name, str(version)).run_id)
+    version = _pinned_champion(client, spec, settings)
+    return str(client.get_model_version(spec.model_name(settings), str(version)).run_id)
 
 
 def _short_reason(exc: BaseException) -> str:
@@ -652,7 +677,9 @@ def evaluate_champion(
             )
     try:
         p = np.asarray(champion.predict(frame), dtype=float)
-    except FeatureColumnsError as exc:
+    except KeyError as exc:  # the loaded model raises its own copy's FeatureColumnsError
+        if not is_feature_columns_error(exc):
+            raise
         return gate.CannotEvaluate(version, f"FeatureColumnsError: {_short_reason(exc)}")
     y = fitted.holdout["label"].to_numpy(dtype=int)
     return gate.ChampionScore(

@@ -1,8 +1,9 @@
-"""Fit one target (p_advocate or p_burnout): LightGBM + calibration, judged on a time holdout.
+"""Fit one target (a `TargetSpec`): LightGBM + calibration, judged on a time holdout.
 
-`fit_target` is pure: a feature frame and the settings in, a `FittedTarget` out (the pyfunc-ready
-model, the split, holdout predictions, metrics beside both baselines, figures). Logging to MLflow
-is `models.tracking`'s job.
+`fit_target` is pure: a feature frame, the target's spec and the settings in, a `FittedTarget`
+out (the pyfunc-ready model, the split, holdout predictions, metrics beside both baselines,
+figures). What differs between targets (monotone directions, label window, the refusal texts)
+comes from the spec (`models.targets`); logging to MLflow is `models.tracking`'s job.
 """
 
 from __future__ import annotations
@@ -12,28 +13,22 @@ import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
+
 from advocacy.features.facts import TrainingRowsFacts
 from advocacy.models import plots
 from advocacy.models.baselines import fit_logistic_baseline, nps_heuristic
 from advocacy.models.calibrate import calibration_method, fit_calibrator
 from advocacy.models.evaluate import compare
 from advocacy.models.pyfunc_model import AdvocacyModel, CategoryEncoder
-from advocacy.models.splits import (
-    Target,
-    TimeSplit,
-    label_window_days,
-    split_for_target,
-    time_folds,
-)
-from matplotlib.figure import Figure
-from threadpoolctl import threadpool_limits
-
+from advocacy.models.splits import TimeSplit, split_for_target, time_folds
+from advocacy.models.targets import TargetSpec, target
 from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,14 +36,13 @@ log = logging.getLogger(__name__)
 LABEL = "label"
 ID_COLUMNS = ("contact_id", "t")
 MODEL, BASELINE_NPS, BASELINE_LOGREG = "model", "baseline_nps", "baseline_logreg"
-TARGET_TITLES = {"advocate": "p_advocate", "burnout": "p_burnout"}
 
 
 @dataclass
 class FittedTarget:
     """Everything one training of one target produced, ready to be logged."""
 
-    target: Target
+    spec: TargetSpec
     model: AdvocacyModel
     split: TimeSplit
     features: list[str]
@@ -62,6 +56,11 @@ class FittedTarget:
     importance: pd.Series  # total gain per feature
     base_rate_fit: float
     figures: dict[str, Figure] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        """The target's name, as logged in MLflow tags, params and run names."""
+        return self.spec.name
 
 
 def resolve_features(
@@ -81,24 +80,21 @@ def resolve_features(
     return list(features), categorical
 
 
-def monotone_constraints(target: Target, features: Sequence[str], settings: Settings) -> list[int]:
-    """LightGBM's per-feature constraint list; settings keys are feature names or globs
-    (`usage_events_*` follows the configured windows), and each must match a feature."""
-    wanted = (
-        settings.training.monotone_advocate
-        if target == "advocate"
-        else settings.training.monotone_burnout
-    )
+def monotone_constraints(spec: TargetSpec, features: Sequence[str]) -> list[int]:
+    """LightGBM's per-feature constraint list from `spec.monotone`: keys are feature names or
+    globs (`usage_events_*` covers every usage window), and each must match a feature."""
     direction: dict[str, int] = {}
-    for pattern, sign in wanted.items():
+    for pattern, sign in spec.monotone.items():
         matched = [f for f in features if fnmatch.fnmatchcase(f, pattern)]
         if not matched:
-            raise ValueError(f"monotone constraint {pattern!r} for {target} matches no feature")
+            raise ValueError(f"monotone constraint {pattern!r} for {spec.name} matches no feature")
         direction.update(dict.fromkeys(matched, int(sign)))
     return [direction.get(f, 0) for f in features]
 
 
-def lightgbm_params(target: Target, features: Sequence[str], settings: Settings) -> dict[str, Any]:
+def lightgbm_params(
+    spec: TargetSpec, features: Sequence[str], settings: Settings
+) -> dict[str, Any]:
     """LGBMClassifier keyword arguments from the settings."""
     lgbm = settings.training.lightgbm
     return {
@@ -112,7 +108,7 @@ def lightgbm_params(target: Target, features: Sequence[str], settings: Settings)
         "subsample": lgbm.bagging_fraction,
         "subsample_freq": lgbm.bagging_freq,
         "reg_lambda": lgbm.lambda_l2,
-        "monotone_constraints": monotone_constraints(target, features, settings),
+        "monotone_constraints": monotone_constraints(spec, features),
         "random_state": settings.training.seed,
         "n_jobs": settings.training.num_threads or None,
         "deterministic": True,
@@ -126,12 +122,12 @@ def tune_params(
     fit: pd.DataFrame,
     params: dict[str, Any],
     categorical: list[str],
-    target: Target,
+    spec: TargetSpec,
     settings: Settings,
 ) -> dict[str, Any]:
     """Pick num_leaves x min_data_in_leaf by time-ordered CV log loss on the fit slice only."""
     training = settings.training
-    folds = time_folds(fit["t"], training.tune_folds, label_window_days(target, settings))
+    folds = time_folds(fit["t"], training.tune_folds, spec.label_window(settings))
     dataset = lgb.Dataset(
         X_fit,
         fit[LABEL].to_numpy(dtype=int),
@@ -152,7 +148,9 @@ def tune_params(
             callbacks=[lgb.early_stopping(training.lightgbm.early_stopping_rounds, verbose=False)],
         )
         loss = float(np.min(result["valid binary_logloss-mean"]))
-        log.info("tune %s leaves=%d min_data=%d: cv log loss %.5f", target, leaves, min_data, loss)
+        log.info(
+            "tune %s leaves=%d min_data=%d: cv log loss %.5f", spec.name, leaves, min_data, loss
+        )
         if loss < best_loss:
             best, best_loss = candidate, loss
     return best
@@ -162,141 +160,42 @@ class TrainingRowsError(ValueError):
     """Too few training rows, or rows with one label only: the message says which model, how
     many rows, the setting, and why (from `TrainingRowsFacts` when the caller has them)."""
 
-    def __init__(self, target: Target, rows: int, min_rows: int, message: str) -> None:
-        self.target, self.rows, self.min_rows = target, rows, min_rows
+    def __init__(self, spec: TargetSpec, rows: int, min_rows: int, message: str) -> None:
+        self.spec, self.rows, self.min_rows = spec, rows, min_rows
+        self.target = spec.name
         super().__init__(message)
 
 
-def _title(target: Target, settings: Settings) -> str:
-    name = (
-        settings.tracking.advocate_model_name
-        if target == "advocate"
-        else settings.tracking.burnout_model_name
-    )
-    return f"{TARGET_TITLES.get(target, target)} ({name})"
-
-
-def _when(ts: pd.Timestamp | None) -> str:
-    return "none" if ts is None else ts.isoformat(sep=" ", timespec="seconds")
-
-
-def _no_rows_cause(
-    target: Target, rows: int, settings: Settings, facts: TrainingRowsFacts | None
-) -> str:
-    """Why a target has no (or few) label rows at as_of, as precisely as the facts allow."""
-    cause = _advocate_rows_cause if target == "advocate" else _burnout_rows_cause
-    return cause(rows, settings, facts)
-
-
-def _advocate_rows_cause(rows: int, settings: Settings, facts: TrainingRowsFacts | None) -> str:
-    w = settings.windows
-    window, lookback = w.response_window_days, w.advocate_lookback_days
-    if facts is None and rows:
-        return (
-            f"only {rows} asks have a closed {window}-day response window in the "
-            f"{lookback} days before as_of (windows.advocate_lookback_days)"
-        )
-    if facts is None:
-        return (
-            f"no asks with a closed {window}-day response window in the {lookback} days "
-            "before as_of (no asks, all too recent, or as_of too far past the data; "
-            "`advocacy validate --as-of` says which)"
-        )
-    T = facts.as_of.isoformat()
-    if facts.data_begins is None or facts.data_begins >= pd.Timestamp(facts.as_of):
-        return f"as_of {T} is before the data begins ({_when(facts.data_begins)})"
-    if facts.events == 0:
-        return f"no asks before as_of {T} (requested_at set, status not cancelled)"
-    if facts.in_lookback == 0:
-        return (
-            f"the newest ask ({_when(facts.newest_event)}) is older than the {lookback}-day "
-            "lookback: as_of is too far past the data (windows.advocate_lookback_days)"
-        )
-    if facts.closed == 0:
-        opens = (facts.as_of - timedelta(days=window)).isoformat()
-        return (
-            f"{facts.in_lookback} asks before as_of {T}, but none has a closed {window}-day "
-            f"response window: all were made on or after {opens} "
-            "(windows.response_window_days)"
-        )
-    return (
-        f"only {facts.closed} asks have a closed {window}-day response window in the "
-        f"{lookback} days before as_of {T} (windows.advocate_lookback_days)"
-    )
-
-
-def _burnout_rows_cause(rows: int, settings: Settings, facts: TrainingRowsFacts | None) -> str:
-    w = settings.windows
-    horizon = w.burnout_horizon_days
-    if facts is None and rows:
-        return (
-            f"only {rows} (advocate, snapshot) rows whose {horizon}-day horizon closed in the "
-            f"{w.burnout_lookback_days} days before as_of (windows.burnout_lookback_days)"
-        )
-    if facts is None:
-        return (
-            f"no active advocate at any snapshot whose {horizon}-day horizon closed before as_of "
-            "(no completed activities, all too recent, or as_of before the data)"
-        )
-    T = facts.as_of.isoformat()
-    if facts.data_begins is None or facts.data_begins >= pd.Timestamp(facts.as_of):
-        return f"as_of {T} is before the data begins ({_when(facts.data_begins)})"
-    if facts.events == 0:
-        return f"no completed advocacy activity before as_of {T}: nobody is an advocate yet"
-    if facts.closed == 0:
-        first = (facts.as_of - timedelta(days=horizon)).isoformat()
-        return (
-            f"{facts.events} completed activities before as_of {T}, but none before {first} "
-            f"(as_of - windows.burnout_horizon_days): no {horizon}-day horizon has closed"
-        )
-    return (
-        f"only {rows} (advocate, snapshot) rows from {facts.closed} completed activities before "
-        f"the newest snapshot in the {w.burnout_lookback_days} days before as_of {T} "
-        "(windows.burnout_lookback_days)"
-    )
-
-
-def _one_label_cause(target: Target, value: int, settings: Settings) -> str:
-    w = settings.windows
-    if target == "advocate":
-        if value == 0:
-            return (
-                f"every ask was declined, unanswered or completed after "
-                f"{w.response_window_days} days (none accepted)"
-            )
-        return "every ask was accepted (none declined): nothing to tell yes from no"
-    if value == 0:
-        return (
-            f"no burnout event: no active advocate opted out or gave NPS <= "
-            f"{w.nps_detractor_max} within {w.burnout_horizon_days} days of a snapshot"
-        )
-    return "every row is a burnout event: nothing to tell burnout from staying"
+def _as_spec(spec: TargetSpec | str) -> TargetSpec:
+    """A spec, or a target's name looked up in `models.targets` (notebooks, benchmarks)."""
+    return spec if isinstance(spec, TargetSpec) else target(spec)
 
 
 def check_training_rows(
     frame: pd.DataFrame,
-    target: Target,
+    spec: TargetSpec | str,
     settings: Settings,
     facts: TrainingRowsFacts | None = None,
 ) -> None:
     """Refuse, with `TrainingRowsError`, fewer than training.min_rows rows or a single label."""
+    spec = _as_spec(spec)
     n, min_rows = len(frame), settings.training.min_rows
-    title = _title(target, settings)
+    title = f"{spec.score_column} ({spec.model_name(settings)})"
     labels = sorted(int(v) for v in frame[LABEL].dropna().unique()) if n else []
     if n < min_rows:
-        cause = _no_rows_cause(target, n, settings, facts)
+        cause = spec.rows_cause(n, settings, facts)
         if len(labels) == 1:
-            one = _one_label_cause(target, labels[0], settings)
+            one = spec.one_label_cause(labels[0], settings)
             cause += f"; all have label {labels[0]}: {one}"
         message = f"{title}: {n} training rows < training.min_rows={min_rows}: {cause}"
-        raise TrainingRowsError(target, n, min_rows, message)
+        raise TrainingRowsError(spec, n, min_rows, message)
     if len(labels) == 1:
         raise TrainingRowsError(
-            target,
+            spec,
             n,
             min_rows,
             f"{title}: all {n} training rows have label {labels[0]} "
-            f"(training.min_rows={min_rows} met): {_one_label_cause(target, labels[0], settings)}",
+            f"(training.min_rows={min_rows} met): {spec.one_label_cause(labels[0], settings)}",
         )
 
 
@@ -335,7 +234,7 @@ def _predictions(
     model: AdvocacyModel,
     frame: pd.DataFrame,
     split: TimeSplit,
-    target: Target,
+    spec: TargetSpec,
     numeric: list[str],
     categorical: list[str],
     settings: Settings,
@@ -349,7 +248,7 @@ def _predictions(
     )
     preds = {
         MODEL: model.predict_proba(hold),
-        BASELINE_NPS: nps_heuristic(hold, target, base_rate),
+        BASELINE_NPS: nps_heuristic(hold, spec.nps_direction, base_rate),
         BASELINE_LOGREG: logreg.predict_proba(hold[numeric + categorical])[:, 1],
     }
     return preds, base_rate
@@ -366,26 +265,27 @@ def _figures(y: np.ndarray, preds: dict[str, np.ndarray], importance: pd.Series,
 
 def fit_target(
     frame: pd.DataFrame,
-    target: Target,
+    spec: TargetSpec | str,
     settings: Settings,
+    facts: TrainingRowsFacts | None = None,
     *,
     features: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
-    facts: TrainingRowsFacts | None = None,
 ) -> FittedTarget:
     """Split by time, fit + early-stop + calibrate, and evaluate against both baselines.
 
-    Too few rows or a single label raise `TrainingRowsError`; pass `facts`
-    (`training_rows_facts(con, as_of, target, settings)`) to have it say exactly why.
+    `spec` is a `TargetSpec` (or a target's name). Too few rows or a single label raise
+    `TrainingRowsError`; pass `facts` (`spec.rows_facts(con, as_of, settings)`) to have it say
+    exactly why. `features`/`categorical` default to the feature registry's.
     """
     # OpenMP/BLAS threads fighting other work on a small machine can cost 10x: cap them.
     with threadpool_limits(limits=settings.training.num_threads or None):
-        return _fit_target(frame, target, settings, features, categorical, facts)
+        return _fit_target(frame, _as_spec(spec), settings, features, categorical, facts)
 
 
 def _fit_target(
     frame: pd.DataFrame,
-    target: Target,
+    spec: TargetSpec,
     settings: Settings,
     features: Sequence[str] | None,
     categorical: Sequence[str] | None,
@@ -393,12 +293,12 @@ def _fit_target(
 ) -> FittedTarget:
     features, categorical = resolve_features(features, categorical)
     _check_frame(frame, features)
-    check_training_rows(frame, target, settings, facts)
+    check_training_rows(frame, spec, settings, facts)
     frame = frame.reset_index(drop=True)
-    split = split_for_target(frame, target, settings)
+    split = split_for_target(frame, spec, settings)
     fit, valid = frame.iloc[split.fit_idx], frame.iloc[split.valid_idx]
-    model, params, method = _fit_model(fit, valid, features, categorical, target, settings)
-    return _evaluate(model, frame, split, settings, params, method)
+    model, params, method = _fit_model(fit, valid, features, categorical, spec, settings)
+    return _evaluate(model, spec, frame, split, settings, params, method)
 
 
 def _fit_model(
@@ -406,19 +306,19 @@ def _fit_model(
     valid: pd.DataFrame,
     features: list[str],
     categorical: list[str],
-    target: Target,
+    spec: TargetSpec,
     settings: Settings,
 ) -> tuple[AdvocacyModel, dict[str, Any], str]:
     """Encoder on fit; booster on fit, early-stopped on valid; calibrator on valid."""
     encoder = CategoryEncoder.fit(fit, categorical)
     shell = AdvocacyModel(
-        classifier=None, calibrator=None, encoder=encoder, features=features, target=target
+        classifier=None, calibrator=None, encoder=encoder, features=features, target=spec.name
     )
     X_fit, X_valid = shell.encode(fit), shell.encode(valid)
     y_fit, y_valid = fit[LABEL].to_numpy(dtype=int), valid[LABEL].to_numpy(dtype=int)
-    params = lightgbm_params(target, features, settings)
+    params = lightgbm_params(spec, features, settings)
     if settings.training.tune:
-        params = tune_params(X_fit, fit, params, categorical, target, settings)
+        params = tune_params(X_fit, fit, params, categorical, spec, settings)
     rounds = settings.training.lightgbm.early_stopping_rounds
     classifier = _fit_booster(X_fit, y_fit, X_valid, y_valid, params, categorical, rounds)
     training = settings.training
@@ -430,6 +330,7 @@ def _fit_model(
 
 def _evaluate(
     model: AdvocacyModel,
+    spec: TargetSpec,
     frame: pd.DataFrame,
     split: TimeSplit,
     settings: Settings,
@@ -437,10 +338,9 @@ def _evaluate(
     calibration: str,
 ) -> FittedTarget:
     """Holdout predictions, metrics and figures for a fitted model."""
-    target = model.target
     categorical = list(model.encoder.categories)
     numeric = [f for f in model.features if f not in categorical]
-    preds, base_rate = _predictions(model, frame, split, target, numeric, categorical, settings)
+    preds, base_rate = _predictions(model, frame, split, spec, numeric, categorical, settings)
     hold = frame.iloc[split.holdout_idx]
     y = hold[LABEL].to_numpy(dtype=int)
     booster = model.classifier.booster_
@@ -458,9 +358,9 @@ def _evaluate(
         .reset_index(drop=True)
     )
     metrics = compare(y, preds)
-    log.info("%s holdout: %s", target, {k: round(v["auc"], 4) for k, v in metrics.items()})
+    log.info("%s holdout: %s", spec.name, {k: round(v["auc"], 4) for k, v in metrics.items()})
     return FittedTarget(
-        target=target,
+        spec=spec,
         model=model,
         split=split,
         features=list(model.features),
@@ -473,5 +373,5 @@ def _evaluate(
         best_iteration=int(model.classifier.best_iteration_ or params["n_estimators"]),
         importance=importance,
         base_rate_fit=base_rate,
-        figures=_figures(y, preds, importance, TARGET_TITLES[target]),
+        figures=_figures(y, preds, importance, spec.score_column),
     )

@@ -1,8 +1,9 @@
-"""The `advocacy` command line (outputs.md): the stable interface for people and batch jobs.
+"""The `advocacy` command line (docs/outputs.md): the stable interface for people and jobs.
 
-Exit codes: 0 success; 1 data contract failure or unusable data folder (nothing published);
-2 usage or configuration error; 3 any other failure, with one line on stderr saying what went
-wrong and where (tracebacks only with -v); 128 + N when stopped by signal N (130 for Ctrl-C).
+Exit codes (`advocacy.pipelines.errors`): 0 success; 1 data contract failure or unusable data
+folder (nothing published); 2 usage or configuration error; 3 any other failure, with one line
+on stderr saying what went wrong and where (tracebacks only with -v); 128 + N when stopped by
+signal N (130 for Ctrl-C). `--as-of` is parsed here, once, into a date.
 
 Cheap checks run before Prefect starts (it takes 20-45 s on a busy machine): the settings
 file, the data folder, the out folder. Start-up, logging and signals: `pipelines/runtime.py`.
@@ -19,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from advocacy.pipelines import runtime
-
-EXIT_OK, EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
+from advocacy.pipelines.errors import EXIT_CONTRACT, EXIT_OK
 
 
 def _date(text: str) -> date:
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    gen = sub.add_parser("generate", help="write a synthetic data folder that honours inputs.md")
+    gen = sub.add_parser("generate", help="write a synthetic data folder that honours the contract")
     gen.add_argument("--out", type=Path, required=True, help="folder to write the six tables into")
     gen.add_argument(
         "--contacts", type=_positive_int, default=5000, help="number of contacts (default 5000)"
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     val = sub.add_parser("validate", help="run every data contract and print a per-table report")
-    _data_args(val, as_of_required=False)
+    _data_args(val)
     val.add_argument(
         "--docs-dir",
         type=Path,
@@ -111,7 +111,7 @@ def _new_store_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _data_args(p: argparse.ArgumentParser, *, as_of_required: bool = False) -> None:
+def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, required=True, help="data folder with the six input tables")
     p.add_argument("--as-of", type=_date, help="the run's date T (default: today, UTC)")
 
@@ -147,7 +147,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     _prepare_flow_run(args)
     from advocacy.pipelines.flows import train_flow
-    from advocacy.pipelines.outputs import outcome_row
+    from advocacy.pipelines.lineage import outcome_row
 
     outcomes = train_flow(
         str(args.data), _as_of(args).isoformat(), _config(args), new_store=args.new_store
@@ -189,7 +189,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _checked_inputs(args: argparse.Namespace) -> Any:
     """The settings (SettingsError: exit 2) and the data folder (DataFolderError: exit 1)."""
     from advocacy.data_contracts.load import check_data_folder
-
     from advocacy.settings import load_settings
 
     settings = load_settings(args.config)
@@ -221,7 +220,9 @@ def _out(args: argparse.Namespace) -> str | None:
 def _print_published(published: str) -> None:
     folder = Path(published)
     print(f"published to {folder}")
-    for name in ("candidates.csv", "report.html", "scores.parquet", "run.json"):
+    from advocacy.pipelines.outputs import FILES
+
+    for name in [*sorted(FILES[:-1]), FILES[-1]]:  # the list first, the manifest last
         print(f"  {folder / name}")
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from advocacy.pipelines.flows import weekly_flow
 from prefect.schedules import Cron
 
+from advocacy.pipelines.flows import weekly_flow
 from advocacy.settings import Settings
 
 

@@ -1,8 +1,8 @@
 """Turn any failure into (exit code, one clear line, optional detail) for the CLI.
 
-Exit codes (README "The command line"): 1 a data contract failed or the data folder cannot be
-used; 2 a usage or configuration error (bad settings file, an out folder a publish must not
-replace); 3 anything else, with the project's innermost frame named.
+Exit codes (README "The command line"): 0 success; 1 a data contract failed or the data folder
+cannot be used; 2 a usage or configuration error (bad settings file, an out folder a publish
+must not replace); 3 anything else, with the project's innermost frame named.
 
 The exception classes are looked up by module and name, and only in modules already imported:
 an exception can only be an instance of a class whose module is loaded, so this never imports
@@ -18,11 +18,12 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
-EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 1, 2, 3
+# The one definition of the exit codes; `advocacy.pipelines.cli` returns these.
+EXIT_OK, EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 
 # (module, class name) -> exit code; the message of these is already one clear line.
 _KNOWN: dict[tuple[str, str], int] = {
-    ("advocacy.pipelines.flows", "ContractError"): EXIT_CONTRACT,
+    ("advocacy.pipelines.job", "ContractError"): EXIT_CONTRACT,
     ("advocacy.data_contracts.load", "DataFolderError"): EXIT_CONTRACT,
     ("advocacy.settings", "SettingsError"): EXIT_USAGE,
     ("advocacy.pipelines.publish", "UnsafeOutputError"): EXIT_USAGE,
@@ -44,6 +45,7 @@ OUR_PACKAGES = (
     "pipelines",
     "features",
     "models",
+    "policy",
     "data_contracts",
     "synthetic",
     "advocacy",

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import base64
-import io
 from datetime import date
 from typing import Any
 
 import pandas as pd
-from advocacy.policy.ranking import REASON_WORDS
 from jinja2 import Environment, PackageLoader
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
+from advocacy.models.plots import figure_png
+from advocacy.policy.eligibility import reason_words
 
-def _figure_png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+CHART_DPI = 110
 
 
 def score_distribution_chart(scores: pd.DataFrame) -> str:
-    """Histogram of priority for eligible vs ineligible contacts, as an inline PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    """Histograms of each score for eligible vs ineligible contacts, as an inline PNG."""
+    fig = Figure(figsize=(10, 3.2))
+    FigureCanvasAgg(fig)  # Agg canvas for this figure only: no pyplot state, no GUI backend
+    axes = fig.subplots(1, 2)
     for ax, col, title in (
         (axes[0], "p_advocate", "Chance of saying yes (p_advocate)"),
         (axes[1], "p_burnout", "Burnout risk in 90 days (p_burnout)"),
@@ -40,9 +36,8 @@ def score_distribution_chart(scores: pd.DataFrame) -> str:
         ax.set_ylabel("contacts")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    png = _figure_png(fig)
-    plt.close(fig)
-    return png
+    png = figure_png(fig, dpi=CHART_DPI, tight=True)
+    return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -62,7 +57,7 @@ def render_report(
     generated_at: str,
 ) -> str:
     # Every value is escaped: names, titles and account names come from the CRM as typed.
-    env = Environment(loader=PackageLoader("pipelines", "templates"), autoescape=True)
+    env = Environment(loader=PackageLoader("advocacy.pipelines", "templates"), autoescape=True)
     left_alone = (
         scores.loc[~scores["eligible"], "ineligible_reason"].value_counts().rename_axis("reason")
     )
@@ -72,9 +67,7 @@ def render_report(
         candidates=_records(candidates),
         n_population=len(scores),
         n_eligible=int(scores["eligible"].sum()),
-        left_alone=[
-            {"reason": REASON_WORDS.get(r, r), "count": int(n)} for r, n in left_alone.items()
-        ],
+        left_alone=[{"reason": reason_words(r), "count": int(n)} for r, n in left_alone.items()],
         chart=score_distribution_chart(scores),
         models=models,
         inputs=inputs,

@@ -1,47 +1,17 @@
-"""Who may be asked now, in what order: eligibility, priority, per-account cap, shortlist.
+"""In what order the eligible are asked: priority, per-account cap, shortlist.
 
-Rules run in the order of `ELIGIBILITY_RULES`; a contact gets the first reason that
-applies (targets.md). The facts they read come from `features.build.build_eligibility_facts`,
-which owns the point-in-time logic; this module only applies the settings' thresholds.
+Who may be asked at all is `advocacy.policy.eligibility`; this module ranks every scored
+contact, marks the ineligible with their first reason, and cuts the list.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
+from advocacy.models.targets import ADVOCATE, BURNOUT
+from advocacy.policy.eligibility import ineligible_reason
 from advocacy.settings import Settings
-
-Rule = Callable[[pd.DataFrame, Settings], pd.Series]
-
-# (reason, rule) in priority order. Each rule returns True where the contact is blocked.
-ELIGIBILITY_RULES: tuple[tuple[str, Rule], ...] = (
-    ("do_not_contact", lambda f, s: f["do_not_contact"].fillna(False).astype(bool)),
-    ("opted_out", lambda f, s: f["opted_out"].fillna(False).astype(bool)),
-    ("asked_recently", lambda f, s: f["asks_recent"].fillna(0) > 0),
-    ("ask_pending", lambda f, s: f["asks_pending"].fillna(0) > 0),
-    ("detractor_nps", lambda f, s: f["latest_nps"] <= s.eligibility.max_detractor_nps),
-    ("open_priority_ticket", lambda f, s: f["blocking_tickets"].fillna(0) > 0),
-)
-REASON_WORDS = {
-    "do_not_contact": "marked do-not-contact in the CRM",
-    "opted_out": "opted out of advocacy asks",
-    "asked_recently": "was asked recently",
-    "ask_pending": "has an ask still open",
-    "detractor_nps": "latest NPS is a detractor score",
-    "open_priority_ticket": "account has an open high or urgent support ticket",
-}
-
-
-def ineligible_reason(facts: pd.DataFrame, settings: Settings) -> pd.Series:
-    """First blocking reason per contact (None when eligible), aligned to `facts`' index."""
-    reason = pd.Series(None, index=facts.index, dtype=object)
-    for name, rule in ELIGIBILITY_RULES:
-        hit = rule(facts, settings).to_numpy(dtype=bool) & reason.isna().to_numpy()
-        reason[hit] = name
-    return reason
 
 
 def priority(p_advocate: pd.Series, p_burnout: pd.Series, settings: Settings) -> pd.Series:
@@ -53,12 +23,12 @@ def priority(p_advocate: pd.Series, p_burnout: pd.Series, settings: Settings) ->
 def rank_population(scores: pd.DataFrame, facts: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Scores plus `priority`, `eligible`, `ineligible_reason`, sorted best first.
 
-    `scores` holds contact_id, account_id, p_advocate, p_burnout; `facts` the eligibility
-    facts per contact. A scored contact with no facts row is treated as having no history.
+    `scores` holds contact_id, account_id and each target's score column; `facts` the
+    eligibility facts per contact. A scored contact with no facts row has no history.
     """
     merged = scores.merge(facts, on="contact_id", how="left", validate="one_to_one")
     out = scores.copy()
-    out["priority"] = priority(out["p_advocate"], out["p_burnout"], settings)
+    out["priority"] = priority(out[ADVOCATE.score_column], out[BURNOUT.score_column], settings)
     reason = ineligible_reason(merged, settings)
     out["ineligible_reason"] = reason.to_numpy()
     out["eligible"] = reason.isna().to_numpy()

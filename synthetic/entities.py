@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
 from advocacy.data_contracts.tables import PERSONAS, SEGMENTS
 from advocacy.synthetic.config import WorldConfig
 from advocacy.synthetic.pools import INDUSTRIES, INDUSTRY_WEIGHTS, REGION_TLDS

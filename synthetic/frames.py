@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from advocacy.data_contracts.tables import (
     ACCOUNTS,
     ACTIVITY_STATUSES,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from advocacy.data_contracts.tables import ACTIVITY_STATUSES, ACTIVITY_TYPES, PERSONAS
 from advocacy.synthetic.config import WorldConfig
 from advocacy.synthetic.entities import Accounts, Contacts

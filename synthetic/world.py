@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+
 from advocacy.data_contracts.load import FORMATS
 from advocacy.data_contracts.tables import (
     ACCOUNTS,

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
 from advocacy.data_contracts.load import FORMATS
 from advocacy.data_contracts.tables import Table
 from advocacy.synthetic.frames import arrow_schema, usage_table

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+
 from advocacy.data_contracts.load import connect
 from advocacy.data_contracts.tables import TABLES
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from advocacy.data_contracts.load import connect
-from advocacy.features.build import build_advocate_training, build_burnout_training
-from advocacy.models import tracking
-from advocacy.models.train import fit_target
 from nbclient import NotebookClient
 
+from advocacy.data_contracts.load import connect
+from advocacy.models import tracking
+from advocacy.models.targets import TARGETS
+from advocacy.models.train import fit_target
 from advocacy.settings import Settings
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
@@ -70,19 +70,16 @@ def test_model_report_shows_both_champions(world_dir, as_of, mlflow_store, tmp_p
     tracking.configure_tracking(settings)
     con = connect(world_dir)
     try:
-        frames = {
-            "advocate": build_advocate_training(con, as_of, settings),
-            "burnout": build_burnout_training(con, as_of, settings),
-        }
+        frames = {spec.name: spec.build_rows(con, as_of, settings) for spec in TARGETS}
     finally:
         con.close()
-    for target, frame in frames.items():
-        fitted = fit_target(frame, target, settings)
+    for spec in TARGETS:
+        fitted = fit_target(frames[spec.name], spec, settings)
         tracking.log_and_promote(fitted, settings, as_of=as_of, data_fingerprint={"as_of": as_of})
     notebook = _execute(REPORT, tmp_path)
     text = _text(notebook)
-    for name in (settings.tracking.advocate_model_name, settings.tracking.burnout_model_name):
-        assert f"{name} v1" in text
+    for spec in TARGETS:
+        assert f"{spec.model_name(settings)} v1" in text
     assert "baseline_logreg" in text and "Model card" in text
     images = [
         o for c in notebook.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})

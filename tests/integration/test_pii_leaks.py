@@ -147,10 +147,12 @@ def people(world_dir) -> dict[str, set[str]]:
 def test_no_email_or_name_in_mlflow_or_prefect(
     world_dir, as_of, people, mlflow_store, prefect_harness, tmp_path_factory
 ):
-    from advocacy.pipelines.flows import ContractError, weekly_flow
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
     from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL
+
+    from advocacy.pipelines.flows import weekly_flow
+    from advocacy.pipelines.job import ContractError
 
     # a contract failure whose examples quote e-mails and names ("jdoe@x.com Jane Doe")
     bad = rewrite_table(

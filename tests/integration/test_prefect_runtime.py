@@ -20,11 +20,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from advocacy.pipelines import publish, runtime
 from prefect import flow, task
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
+
+from advocacy.pipelines import publish, runtime
 
 pytestmark = pytest.mark.slow  # starts Prefect servers (~70 s for the file)
 
@@ -77,7 +78,7 @@ def test_extra_loggers_are_attached_when_prefect_is_imported_later(tmp_path):
     """The `advocacy serve` case: a fresh process that imports Prefect after the CLI's env."""
     code = (
         "import logging\n"
-        "from pipelines import runtime\n"
+        "from advocacy.pipelines import runtime\n"
         "runtime.prepare_environment(verbose=False)\n"
         "from prefect import flow  # noqa: F401  (imports prefect.main: logging set up)\n"
         "from prefect.logging.handlers import APILogHandler\n"

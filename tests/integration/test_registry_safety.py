@@ -17,15 +17,15 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 import pytest
-from advocacy.models import gate, tracking
-from advocacy.models.train import FittedTarget, fit_target
-from advocacy.pipelines import errors
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 
+from advocacy.models import gate, targets, tracking
+from advocacy.models.train import FittedTarget, fit_target
+from advocacy.pipelines import errors
 from advocacy.settings import Settings
-from tests.unit.test_models_train import CATEGORICAL, FEATURES, frame_settings, make_frame
+from tests.model_frames import CATEGORICAL, FEATURES, frame_spec, make_frame
 
 pytestmark = pytest.mark.slow
 
@@ -36,7 +36,7 @@ ADVOCATE, BURNOUT = "advocacy-propensity", "advocacy-burnout"
 
 def _fit(frame: pd.DataFrame, target: str, features=FEATURES, categorical=None) -> FittedTarget:
     cats = categorical if categorical is not None else [c for c in CATEGORICAL if c in features]
-    return fit_target(frame, target, frame_settings(), features=features, categorical=cats)
+    return fit_target(frame, frame_spec(target), Settings(), features=features, categorical=cats)
 
 
 @pytest.fixture(scope="module")
@@ -221,19 +221,27 @@ class _no_lock:  # noqa: N801 - stands in for the registry_lock context manager
 def test_training_that_fails_on_the_second_model_promotes_nothing(
     store, prefect_harness, monkeypatch
 ):
-    from advocacy.pipelines import flows
+    """The real job through its Prefect tasks; the second target has too few rows."""
     from prefect import flow
 
-    def fit_toy(frame, target, settings, **_):
-        return _fit(frame, target)
+    from advocacy.pipelines import flows, job
 
-    monkeypatch.setattr(flows, "fit_target", fit_toy)
-    frames = {"advocate": make_frame(seed=1), "burnout": make_frame(seed=1).head(20)}
-    run = flows.RunContext(store, date(2025, 12, 1), Path("."), None, [])
+    def fit_toy(frame, spec, settings, facts=None):
+        return _fit(frame, spec.name)
+
+    monkeypatch.setattr(job, "fit_target", fit_toy)
+    rows = job.Rows(
+        training=(
+            job.TrainingRows(targets.ADVOCATE, make_frame(seed=1)),
+            job.TrainingRows(targets.BURNOUT, make_frame(seed=1).head(20)),
+        )
+    )
+    inputs = job.JobInputs(Path("."), date(2025, 12, 1), store)
+    checked = job.CheckedInputs(inputs, contracts=None, profiles=[])  # type: ignore[arg-type]
 
     @flow
     def train_two():
-        return flows._train(frames, run)
+        return job.train(checked, rows, flows.PREFECT)
 
     with pytest.raises(ValueError):
         train_two()
@@ -244,8 +252,9 @@ def test_prefect_retries_locked_registration_and_promotion_without_duplicates(
     store, good, prefect_harness, monkeypatch
 ):
     """The real tasks and retry condition: one fault in each step, one version in the end."""
-    from advocacy.pipelines import flows
     from prefect import flow
+
+    from advocacy.pipelines import flows
 
     real_set, real_register = tracking._set_alias, tracking._register_version
     faults = {"register": 1, "alias": 1}
@@ -338,13 +347,13 @@ def test_gate_never_promotes_because_the_champion_raised(store, good, monkeypatc
 def test_missing_champion_or_champion_files_name_model_alias_version_and_place(store, good, fewer):
     tracking.promote_candidates([_register(good["advocate"], store)], store)
     with pytest.raises(tracking.NoChampionError) as info:
-        tracking.load_champion(BURNOUT, store)
+        tracking.load_champion(targets.BURNOUT, store)
     assert "advocacy-burnout has no @champion" in str(info.value)
     assert "advocacy train" in str(info.value)
     location = MlflowClient().get_model_version_download_uri(ADVOCATE, "1")
     shutil.rmtree(urlparse(location).path)
     with pytest.raises(tracking.ChampionArtifactError) as info:
-        tracking.load_champion(ADVOCATE, store)
+        tracking.load_champion(targets.ADVOCATE, store)
     text = str(info.value)
     assert "advocacy-propensity@champion is version 1" in text and location in text
     assert "are missing" in text and "No such artifact: ''" not in text
@@ -353,6 +362,44 @@ def test_missing_champion_or_champion_files_name_model_alias_version_and_place(s
     with pytest.raises(tracking.ChampionArtifactError):
         tracking.promote_candidates([candidate], store)
     assert _champion(ADVOCATE) == 1
+    assert _promotion_tags(ADVOCATE, candidate.version) == {}
+    assert not any(k.startswith("promotion.") for k in _run_tags(candidate.run_id))
+
+
+def _model_files(name: str, version: int) -> dict[Path, bytes]:
+    """Every file of a version's logged model, with its content."""
+    folder = Path(urlparse(MlflowClient().get_model_version_download_uri(name, str(version))).path)
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_champion_whose_model_files_are_corrupt_is_never_replaced(store, good, fewer):
+    """Unloadable for an unexpected reason (not a documented CannotEvaluate case): the promotion
+    raises, @champion keeps the old version, and the new one is neither promoted nor judged,
+    although it would replace a champion that merely could not score its rows."""
+    tracking.promote_candidates([_register(good["advocate"], store)], store)
+    candidate = _register(fewer, store)  # lacks `noise`: a loadable champion could not score it
+    saved = _model_files(ADVOCATE, 1)
+    broken = [path for path in saved if path.name != "MLmodel"]  # present, so not "missing"
+    assert broken
+    for path in broken:
+        path.write_bytes(b"\x00not what was logged\xff")
+    with pytest.raises(tracking.ChampionArtifactError) as info:
+        tracking.promote_candidates([candidate], store)
+    assert "cannot be loaded" in str(info.value) and "@champion is version 1" in str(info.value)
+    assert _champion(ADVOCATE) == 1
+    assert _promotion_tags(ADVOCATE, candidate.version) == {}
+    assert not any(k.startswith("promotion.") for k in _run_tags(candidate.run_id))
+    with pytest.raises(tracking.ChampionArtifactError):  # scoring refuses it the same way
+        tracking.load_champion(targets.ADVOCATE, store)
+    for path, content in saved.items():  # restored: now the documented case applies
+        path.write_bytes(content)
+    outcome = tracking.promote_candidates([candidate], store)[0]
+    assert outcome.promoted and outcome.champion_before == 1 and _champion(ADVOCATE) == 2
+    assert "could not score" in outcome.decision and "noise" in outcome.decision
+
+
+def _run_tags(run_id: str) -> dict[str, str]:
+    return MlflowClient().get_run(run_id).data.tags
 
 
 # ------------------------------------------------------------------ dead runs

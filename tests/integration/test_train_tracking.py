@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from advocacy.models import tracking
-from advocacy.models.splits import split_for_target
-from advocacy.models.train import FittedTarget, fit_target
 from mlflow.tracking import MlflowClient
 
-from advocacy.settings import Settings
-from tests.unit.test_models_train import CATEGORICAL, FEATURES, frame_settings, make_frame
+from advocacy.models import targets, tracking
+from advocacy.models.splits import split_for_target
+from advocacy.models.targets import ADVOCATE, BURNOUT
+from advocacy.models.train import FittedTarget, fit_target
+from advocacy.settings import Settings, TrackingSettings
+from tests.model_frames import CATEGORICAL, FEATURES, frame_spec, make_frame
 
 pytestmark = pytest.mark.slow
 
@@ -24,7 +26,7 @@ FINGERPRINT = {"as_of": AS_OF, "inputs": {"contacts": {"rows": 3000, "sha256": "
 
 def _fit(frame: pd.DataFrame, target: str, features=FEATURES) -> FittedTarget:
     cats = [c for c in CATEGORICAL if c in features]
-    return fit_target(frame, target, frame_settings(), features=features, categorical=cats)
+    return fit_target(frame, frame_spec(target), Settings(), features=features, categorical=cats)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def good() -> dict[str, FittedTarget]:
 def weak() -> FittedTarget:
     """Trained on labels shuffled within the training period; the holdout keeps the truth."""
     frame = make_frame(seed=1)
-    split = split_for_target(frame, "advocate", Settings())
+    split = split_for_target(frame, ADVOCATE, Settings())
     train = np.concatenate([split.fit_idx, split.valid_idx])
     rng = np.random.default_rng(7)
     frame.loc[train, "label"] = rng.permutation(frame.loc[train, "label"].to_numpy())
@@ -64,11 +66,12 @@ def test_configure_tracking_puts_artifacts_next_to_the_database(store, tmp_path,
 
 def test_first_training_registers_both_and_sets_champion(store, good):
     client = MlflowClient()
-    for target, fitted in good.items():
+    for name_of, fitted in good.items():
         outcome = _promote(fitted, store)
         assert (outcome.version, outcome.promoted, outcome.champion_before) == (1, True, None)
         assert "no champion" in outcome.decision
-        name = tracking.model_name_for(target, store)
+        name = targets.target(name_of).model_name(store)
+        assert outcome.model_name == name and outcome.target == name_of
         assert int(client.get_model_version_by_alias(name, "champion").version) == 1
         run = client.get_run(outcome.run_id)
         for key in ("holdout_model_auc", "holdout_nps_auc", "holdout_logreg_auc"):
@@ -77,10 +80,14 @@ def test_first_training_registers_both_and_sets_champion(store, good):
         assert run.data.params["best_iteration"] == str(fitted.best_iteration)
         assert run.data.params["data.inputs.contacts.sha256"] == "ab12"
         assert run.data.tags["promotion.promoted"] == "true"
+        assert (run.data.tags["target"], run.info.run_name) == (name_of, f"{name_of}-{AS_OF}")
+        monotone = json.loads(run.data.params[f"training.monotone_{name_of}"])
+        assert monotone == dict(fitted.spec.monotone)
         files = {a.path for a in client.list_artifacts(outcome.run_id)}
         assert {"model_card.md", "features.json", "holdout.parquet", "plots"} <= files
         card = mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/model_card.md")
-        assert "Ask-selection bias" in card or target == "burnout"
+        assert f"({name_of})" in card.splitlines()[0]
+        assert fitted.spec.card.caveats[0] in card
         assert "sha256: ab12" in card
         tags = client.get_model_version(name, "1").tags
         assert tags["promotion.decision"] == outcome.decision
@@ -102,24 +109,31 @@ def test_weaker_model_is_registered_but_not_promoted(store, good, weak):
 
 def test_champion_reproduces_the_logged_holdout_predictions(store, good):
     outcome = _promote(good["burnout"], store)
-    model, version = tracking.load_champion(outcome.model_name, store)
-    assert version == 1
+    champion = tracking.load_champion(BURNOUT, store)
+    assert (champion.spec, champion.name, champion.version) == (BURNOUT, outcome.model_name, 1)
+    assert champion.run_id == outcome.run_id
+    assert champion.metrics["holdout_model_auc"] == pytest.approx(
+        outcome.metrics["holdout_model_auc"]
+    )
     local = Path(mlflow.artifacts.download_artifacts(f"runs:/{outcome.run_id}/holdout.parquet"))
     holdout = pd.read_parquet(local)
-    np.testing.assert_allclose(model.predict(holdout[FEATURES]), holdout["p"], rtol=1e-12)
-    assert tracking.champion_run_id(outcome.model_name, store) == outcome.run_id
+    np.testing.assert_allclose(
+        champion.model.predict_proba(holdout[FEATURES]), holdout["p"], rtol=1e-12
+    )
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{champion.name}@champion")  # as served
+    np.testing.assert_allclose(pyfunc.predict(holdout[FEATURES]), holdout["p"], rtol=1e-12)
+    assert tracking.champion_run_id(BURNOUT, store) == outcome.run_id
 
 
 def test_encoder_round_trips_through_mlflow_with_text_categoricals(store, good):
     fitted = good["advocate"]
-    outcome = _promote(fitted, store)
-    loaded, _ = tracking.load_champion(outcome.model_name, store)
+    _promote(fitted, store)
+    unwrapped = tracking.load_champion(ADVOCATE, store).model
     rows = fitted.holdout_features.head(6).copy()
     rows["account_segment"] = pd.Series(
         ["enterprise", "smb", None, "government", "mid_market", "smb"], dtype="str"
     )
-    np.testing.assert_allclose(loaded.predict(rows), fitted.model.predict_proba(rows))
-    unwrapped = loaded.unwrap_python_model()
+    np.testing.assert_allclose(unwrapped.predict_proba(rows), fitted.model.predict_proba(rows))
     assert unwrapped.encoder == fitted.model.encoder
     contrib = unwrapped.contributions(rows)
     assert list(contrib.columns) == [*FEATURES, "bias"]
@@ -136,7 +150,18 @@ def test_champion_that_cannot_score_the_new_schema_is_replaced_and_says_why(stor
 
 def test_no_store_and_no_champion_are_clear_errors(store, mlflow_store):
     with pytest.raises(tracking.TrackingStoreError, match=r"no MLflow tracking store.*champion"):
-        tracking.load_champion("advocacy-propensity", store)
+        tracking.load_champion(ADVOCATE, store)
     tracking._ensure_experiment(mlflow_store, store)
     with pytest.raises(tracking.NoChampionError, match="advocacy-propensity has no @champion"):
-        tracking.load_champion("advocacy-propensity", store)
+        tracking.load_champion(ADVOCATE, store)
+
+
+def test_model_names_setting_sends_versions_to_another_registered_model(store, good):
+    renamed = store.model_copy(
+        update={"tracking": TrackingSettings(model_names={"advocate": "team-propensity"})}
+    )
+    outcome = _promote(good["advocate"], renamed)
+    assert outcome.model_name == "team-propensity" and outcome.promoted
+    assert tracking.load_champion(ADVOCATE, renamed).name == "team-propensity"
+    with pytest.raises(tracking.NoChampionError, match="advocacy-propensity has no @champion"):
+        tracking.load_champion(ADVOCATE, store)

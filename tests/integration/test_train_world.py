@@ -7,11 +7,12 @@ from datetime import date
 
 import numpy as np
 import pytest
-from advocacy.data_contracts.load import connect
-from advocacy.features.build import build_advocate_training, build_burnout_training, build_scoring
-from advocacy.models import tracking
-from advocacy.models.train import fit_target
 
+from advocacy.data_contracts.load import connect
+from advocacy.features.build import build_scoring
+from advocacy.models import tracking
+from advocacy.models.targets import TARGETS
+from advocacy.models.train import fit_target
 from advocacy.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -31,14 +32,11 @@ def world(tmp_path_factory):
     settings = Settings()
     con = connect(out)
     try:
-        frames = {
-            "advocate": build_advocate_training(con, AS_OF, settings),
-            "burnout": build_burnout_training(con, AS_OF, settings),
-        }
+        frames = {spec.name: (spec, spec.build_rows(con, AS_OF, settings)) for spec in TARGETS}
         scoring = build_scoring(con, AS_OF, settings)
     finally:
         con.close()
-    fitted = {target: fit_target(frame, target, settings) for target, frame in frames.items()}
+    fitted = {name: fit_target(frame, spec, settings) for name, (spec, frame) in frames.items()}
     return {"fitted": fitted, "scoring": scoring, "settings": settings}
 
 
@@ -60,9 +58,9 @@ def test_champions_score_the_real_scoring_population(world, mlflow_store):
         outcome = tracking.log_and_promote(
             fitted, settings, as_of=AS_OF, data_fingerprint={"as_of": str(AS_OF)}
         )
-        model, version = tracking.load_champion(outcome.model_name, settings)
-        assert version == outcome.version == 1
-        p = model.predict(scoring)
+        champion = tracking.load_champion(fitted.spec, settings)
+        assert champion.version == outcome.version == 1 and champion.name == outcome.model_name
+        p = champion.model.predict_proba(scoring)
         assert len(p) == len(scoring) and np.all((p > 0) & (p < 1))
-        contrib = model.unwrap_python_model().contributions(scoring.head(50))
+        contrib = champion.model.contributions(scoring.head(50))
         assert list(contrib.columns) == [*fitted.features, "bias"]

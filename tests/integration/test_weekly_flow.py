@@ -8,10 +8,10 @@ import re
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from advocacy.models.score import CANDIDATES_COLUMNS, SCORES_COLUMNS
-from advocacy.pipelines.cli import main
-from advocacy.pipelines.publish import sha256_of
 
+from advocacy.pipelines.cli import main
+from advocacy.pipelines.outputs import CANDIDATES_COLUMNS, SCORES_COLUMNS
+from advocacy.pipelines.publish import sha256_of
 from tests.worlds import cut_at, rewrite_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]

@@ -12,10 +12,13 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from advocacy.data_contracts.load import connect
-from advocacy.features.build import build_advocate_training, build_burnout_training, build_scoring
-from advocacy.models.train import FittedTarget, fit_target
 
+from advocacy.data_contracts.load import connect
+from advocacy.features import advocacy as advocacy_features
+from advocacy.features import nps, usage
+from advocacy.features.build import build_scoring
+from advocacy.models.targets import ADVOCATE, BURNOUT
+from advocacy.models.train import FittedTarget, fit_target
 from advocacy.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -29,8 +32,8 @@ def trained(world_dir, as_of) -> dict[str, FittedTarget | pd.DataFrame]:
     settings = Settings()
     con = connect(world_dir)
     try:
-        advocate = fit_target(build_advocate_training(con, as_of, settings), "advocate", settings)
-        burnout = fit_target(build_burnout_training(con, as_of, settings), "burnout", settings)
+        advocate = fit_target(ADVOCATE.build_rows(con, as_of, settings), ADVOCATE, settings)
+        burnout = fit_target(BURNOUT.build_rows(con, as_of, settings), BURNOUT, settings)
         scoring = build_scoring(con, as_of, settings)
     finally:
         con.close()
@@ -45,27 +48,25 @@ def _assert_non_decreasing(scores: list[np.ndarray]) -> None:
         )
 
 
-def _with_latest_nps(rows: pd.DataFrame, score: float, settings: Settings) -> pd.DataFrame:
+def _with_latest_nps(rows: pd.DataFrame, score: float) -> pd.DataFrame:
     """The contact's latest answer is `score` (the mean of the last three moves with it)."""
-    w = settings.windows
-    old, k = rows["nps_latest"], rows["nps_responses"].clip(1, 3)
+    old, k = rows["nps_latest"], rows["nps_responses"].clip(1, nps.RECENT_RESPONSES)
     mean = (rows["nps_mean_last3"] + (score - old) / k).where(old.notna(), score)
     return rows.assign(
         nps_latest=float(score),
         nps_mean_last3=mean,
-        nps_is_promoter=float(score >= w.nps_promoter_min),
-        nps_is_detractor=float(score <= w.nps_detractor_max),
+        nps_is_promoter=float(score >= nps.PROMOTER_MIN),
+        nps_is_detractor=float(score <= nps.DETRACTOR_MAX),
         nps_responses=rows["nps_responses"].clip(lower=1),
     )
 
 
-def _with_recent_usage(rows: pd.DataFrame, extra: int, settings: Settings) -> pd.DataFrame:
+def _with_recent_usage(rows: pd.DataFrame, extra: int) -> pd.DataFrame:
     """`extra` more events (one per day, up to a week) in the last seven days."""
-    w = settings.windows
-    recent, base_days = w.usage_trend_recent_days, w.usage_trend_base_days
+    recent, base_days = usage.TREND_RECENT_DAYS, usage.TREND_BASE_DAYS
     out = rows.copy()
     base = rows[f"usage_events_{recent + base_days}d"] - rows[f"usage_events_{recent}d"]
-    for d in w.usage_windows_days:
+    for d in usage.WINDOWS_DAYS:
         out[f"usage_events_{d}d"] = rows[f"usage_events_{d}d"] + extra
         room = (min(d, 7) - rows["usage_active_days_7d"]).clip(lower=0)
         out[f"usage_active_days_{d}d"] = rows[f"usage_active_days_{d}d"] + np.minimum(extra, room)
@@ -77,9 +78,9 @@ def _with_recent_usage(rows: pd.DataFrame, extra: int, settings: Settings) -> pd
     return out
 
 
-def _with_recent_asks(rows: pd.DataFrame, extra: int, settings: Settings) -> pd.DataFrame:
+def _with_recent_asks(rows: pd.DataFrame, extra: int) -> pd.DataFrame:
     """`extra` more asks in the last week."""
-    n = settings.windows.recent_days
+    n = advocacy_features.RECENT_DAYS
     out = rows.assign(
         adv_asks=rows["adv_asks"] + extra, **{f"adv_asks_{n}d": rows[f"adv_asks_{n}d"] + extra}
     )
@@ -89,28 +90,23 @@ def _with_recent_asks(rows: pd.DataFrame, extra: int, settings: Settings) -> pd.
 
 
 def test_raising_the_latest_nps_never_lowers_p_advocate(trained):
-    settings, model = Settings(), trained["advocate"].model
-    scores = [
-        model.predict_proba(_with_latest_nps(trained["rows"], s, settings)) for s in range(11)
-    ]
+    model = trained["advocate"].model
+    scores = [model.predict_proba(_with_latest_nps(trained["rows"], s)) for s in range(11)]
     _assert_non_decreasing(scores)
     assert (scores[10] > scores[0]).mean() > 0.5  # and it actually matters
 
 
 def test_more_recent_usage_never_lowers_p_advocate(trained):
-    settings, model = Settings(), trained["advocate"].model
+    model = trained["advocate"].model
     scores = [
-        model.predict_proba(_with_recent_usage(trained["rows"], k, settings))
-        for k in (0, 1, 3, 7, 20, 60)
+        model.predict_proba(_with_recent_usage(trained["rows"], k)) for k in (0, 1, 3, 7, 20, 60)
     ]
     _assert_non_decreasing(scores)
 
 
 def test_more_recent_asks_never_lower_p_burnout(trained):
-    settings, model = Settings(), trained["burnout"].model
-    scores = [
-        model.predict_proba(_with_recent_asks(trained["rows"], k, settings)) for k in range(6)
-    ]
+    model = trained["burnout"].model
+    scores = [model.predict_proba(_with_recent_asks(trained["rows"], k)) for k in range(6)]
     _assert_non_decreasing(scores)
 
 

@@ -6,14 +6,15 @@ import errno
 import os
 import sqlite3
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 from advocacy.pipelines import runtime
 from advocacy.pipelines.cli import build_parser, main
 from advocacy.pipelines.errors import describe, is_ours, is_transient
-
 from advocacy.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,9 +82,19 @@ def _err_lines(capsys) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("windows:\n  recent_days: [\n", "YAML syntax error"),  # bad YAML
-        ("windows:\n  recent_days: -90\n", "windows.recent_days: must be >= 1 (got -90)"),
-        ("windows:\n  recent_dayz: 3\n", "unknown key (did you mean recent_days?)"),
+        ("windows:\n  response_window_days: [\n", "YAML syntax error"),  # bad YAML
+        (
+            "windows:\n  response_window_days: -90\n",
+            "windows.response_window_days: must be >= 1 (got -90)",
+        ),
+        (
+            "windows:\n  response_window_dayz: 3\n",
+            "unknown key (did you mean response_window_days?)",
+        ),
+        (
+            "eligibility:\n  max_detractor_nps: 6\n",
+            "eligibility.max_detractor_nps: renamed eligibility.block_nps_at_or_below",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["run", "validate"])
@@ -99,10 +110,10 @@ def test_config_errors_exit_2_with_one_line(tmp_path, capsys, clean_env, text, e
 
 def test_several_settings_problems_still_one_line(tmp_path, capsys, clean_env):
     config = tmp_path / "bad.yaml"
-    config.write_text("windows:\n  recent_days: -1\n  nps_promoter_min: 99\n")
+    config.write_text("windows:\n  response_window_days: -1\n  nps_promoter_min: 9\n")
     assert main(["--config", str(config), "train", "--data", str(tmp_path)]) == 2
     err = _err_lines(capsys)
-    assert len(err) == 1 and "recent_days" in err[0] and "nps_promoter_min" in err[0]
+    assert len(err) == 1 and "response_window_days" in err[0] and "nps_promoter_min" in err[0]
 
 
 @pytest.mark.parametrize("command", ["run", "score", "train", "validate", "serve"])
@@ -148,7 +159,6 @@ def test_bad_startup_timeout_env_is_a_usage_error(tmp_path, capsys, clean_env, m
 def test_exit_codes_by_exception_class(tmp_path):
     from advocacy.data_contracts.load import DataFolderError
     from advocacy.pipelines.publish import UnsafeOutputError
-
     from advocacy.settings import SettingsError
 
     cases = [
@@ -300,3 +310,37 @@ def test_new_store_flag_lets_settings_allow_a_new_store():
 
     assert "new_store" in inspect.signature(flows.weekly_flow.fn).parameters
     assert "new_store" in inspect.signature(flows.train_flow.fn).parameters
+
+
+def test_exit_codes_have_one_definition():
+    from advocacy.pipelines import cli, errors
+
+    assert (cli.EXIT_OK, cli.EXIT_CONTRACT) == (errors.EXIT_OK, errors.EXIT_CONTRACT) == (0, 1)
+    assert not hasattr(cli, "EXIT_USAGE") and not hasattr(cli, "EXIT_FAILURE")
+
+
+def test_contract_failure_maps_to_exit_1_with_the_report():
+    from advocacy.pipelines.job import ContractError
+
+    class Report:
+        tables = ()
+
+        def to_text(self) -> str:
+            return "the per-table report"
+
+    code, line, detail = describe(ContractError(Report()))
+    assert (code, detail) == (1, "the per-table report")
+    assert line.startswith("data contract failed")
+
+
+def test_policy_frames_are_ours():
+    assert is_ours(str(REPO / "policy" / "eligibility.py"))
+
+
+def test_the_flow_boundary_turns_the_iso_parameter_into_a_date(tmp_path):
+    from advocacy.pipelines import flows
+
+    inputs = flows.job_inputs(str(tmp_path), "2026-11-23", None, str(tmp_path / "o"))
+    assert inputs.as_of == date(2026, 11, 23) and isinstance(inputs.data, Path)
+    assert inputs.out_dir == tmp_path / "o"
+    assert flows.job_inputs(str(tmp_path), None, None).out_dir is None

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+
 from advocacy.data_contracts.load import (
     DataFolderError,
     column_expr,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from advocacy.data_contracts.report import (
     Check,
     CheckFailure,

@@ -6,6 +6,7 @@ import json
 
 import great_expectations as gx
 import pytest
+
 from advocacy.data_contracts import suites
 from advocacy.data_contracts.tables import TABLES
 

@@ -7,11 +7,11 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from advocacy.features import build, registry
-from advocacy.features import facts as facts_mod
 
-from advocacy.settings import Settings, WindowSettings
-from tests.unit.test_features_world import T_TS, T, World, one_contact_world
+from advocacy.features import build, nps, registry, state, support, usage
+from advocacy.features import facts as facts_mod
+from advocacy.settings import Settings, SettingsError, settings_from_mapping
+from tests.feature_worlds import T_TS, T, World, one_contact_world
 
 SETTINGS = Settings()
 
@@ -181,10 +181,53 @@ def test_build_features_rejects_points_after_as_of(con):
         build.build_features(con, points, T, SETTINGS)
 
 
-def test_changed_windows_fail_loudly(con):
-    settings = Settings(windows=WindowSettings(usage_windows_days=(14, 30, 90)))
-    with pytest.raises(ValueError, match="usage_events_14d"):
-        build.build_scoring(con, T, settings)
+def test_feature_windows_are_not_settings():
+    """The window knobs that made every build fail are gone: a file naming one is refused."""
+    with pytest.raises(SettingsError, match=r"windows\.usage_windows_days: no longer a setting"):
+        settings_from_mapping({"windows": {"usage_windows_days": [14, 30, 90]}})
+    names = registry.feature_names()
+    assert [n for n in names if n.startswith("usage_events_")] == [
+        f"usage_events_{d}d" for d in usage.WINDOWS_DAYS
+    ]
+
+
+@pytest.mark.parametrize("family", registry.FAMILIES, ids=lambda m: m.__name__.split(".")[-1])
+def test_each_family_query_gives_its_declared_features_in_order(con, family):
+    state.register_state(con)
+    con.execute(f"CREATE TEMP TABLE pts AS {build.scoring_population_sql(T)}")
+    relation = family.relation(con, "pts", T, SETTINGS)
+    assert relation.columns == ["contact_id", "t", *(f.name for f in family.FEATURES)]
+    assert all(f.family == family.__name__.split(".")[-1] and f.formula for f in family.FEATURES)
+
+
+def test_blocking_priorities_are_policy_and_change_no_feature(con):
+    """eligibility.blocking_ticket_priorities changes the eligibility facts, never a feature."""
+    policy = Settings.model_validate({"eligibility": {"blocking_ticket_priorities": ["low"]}})
+    pd.testing.assert_frame_equal(
+        build.build_scoring(con, T, SETTINGS), build.build_scoring(con, T, policy)
+    )
+    pd.testing.assert_frame_equal(
+        build.build_advocate_training(con, T, SETTINGS),
+        build.build_advocate_training(con, T, policy),
+    )
+    default = facts_mod.eligibility_facts(con, T, SETTINGS)["blocking_tickets"].tolist()
+    assert default == [1, 1]  # the urgent ticket closed at T
+    assert facts_mod.eligibility_facts(con, T, policy)["blocking_tickets"].tolist() == [0, 0]
+    assert support.SEVERE_PRIORITIES == ("high", "urgent")
+
+
+def test_the_burnout_label_and_the_nps_feature_share_one_detractor_threshold(tmp_path):
+    """A score of DETRACTOR_MAX is a detractor for the feature and a burnout event."""
+    at, s = T_TS - timedelta(days=20), T_TS - timedelta(days=90)
+    w = one_contact_world().activity("C1", None, "completed", s - timedelta(days=10))
+    w.contact("C2").activity("C2", None, "completed", s - timedelta(days=10))
+    w.nps("C1", at, nps.DETRACTOR_MAX).nps("C2", at, nps.DETRACTOR_MAX + 1)
+    con = w.connect(tmp_path)
+    scoring = build.build_scoring(con, T, SETTINGS).set_index("contact_id")
+    assert scoring["nps_is_detractor"].to_dict() == {"C1": 1.0, "C2": 0.0}
+    burnout = build.build_burnout_training(con, T, SETTINGS)
+    newest = burnout[burnout["t"] == pd.Timestamp(s)].set_index("contact_id")
+    assert newest["label"].to_dict() == {"C1": 1, "C2": 0}
 
 
 def test_usage_of_a_training_row_uses_only_days_before_its_date(tmp_path):

@@ -13,11 +13,11 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+
 from advocacy.features import build, labels, registry
 from advocacy.features import facts as facts_mod
-
 from advocacy.settings import Settings
-from tests.unit.test_features_world import T_TS, T, World, random_world
+from tests.feature_worlds import T_TS, T, World, random_world
 
 DAY = pd.Timedelta(days=1)
 SETTINGS = Settings()

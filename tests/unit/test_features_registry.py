@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
+import string
 
 import pytest
-from advocacy.features import build, registry
 
-from advocacy.settings import Settings
+from advocacy.features import registry
 
 # A plausible contact, and for each reason group a piece of its sentence that carries a value.
 PLAUSIBLE = {
@@ -108,14 +108,49 @@ def test_every_feature_has_a_known_family_dtype_and_group():
     assert used == set(registry.REASON_GROUPS)
 
 
-def test_registry_matches_what_the_engine_produces():
-    assert build.expected_feature_names(Settings()) == registry.feature_names()
+# The champions' input columns, in order: renaming or reordering a feature is a new model.
+FRAME_ORDER = (
+    *("nps_latest", "nps_days_since", "nps_mean_last3", "nps_change", "nps_is_promoter"),
+    *("nps_is_detractor", "nps_responses", "nps_has_comment", "nps_comment_length"),
+    *("usage_events_7d", "usage_events_30d", "usage_events_90d", "usage_active_days_7d"),
+    *("usage_active_days_30d", "usage_active_days_90d", "usage_trend_30_vs_60"),
+    *("usage_distinct_features_90d", "usage_days_since_last", "usage_invites_90d"),
+    *("usage_invites_total", "usage_integrations_90d", "usage_integrations_total"),
+    *("support_tickets_90d", "support_severe_tickets_90d", "support_open_tickets"),
+    *("support_open_severe_tickets", "support_csat_mean"),
+    *("account_segment", "account_industry", "account_region", "account_arr"),
+    *("account_employees", "account_tenure_days", "account_days_to_renewal"),
+    *("contact_persona", "contact_tenure_days"),
+    *("adv_asks", "adv_asks_90d", "adv_completions", "adv_completions_90d", "adv_declines"),
+    *("adv_declines_90d", "adv_no_responses", "adv_no_responses_90d", "adv_pending"),
+    *("adv_acceptance_rate", "adv_days_since_last_ask", "adv_days_since_last_completion"),
+    *("adv_unprompted", "adv_activity_types_completed"),
+)
+
+
+def test_registry_is_the_families_declarations_in_a_fixed_order():
+    assert tuple(f for m in registry.FAMILIES for f in m.FEATURES) == registry.FEATURES
+    assert tuple(registry.feature_names()) == FRAME_ORDER
     assert registry.categorical_features() == [
         "account_segment",
         "account_industry",
         "account_region",
         "contact_persona",
     ]
+
+
+def test_every_feature_declares_its_formula_and_its_family():
+    for module in registry.FAMILIES:
+        family = module.__name__.rsplit(".", 1)[-1]
+        for spec in module.FEATURES:
+            assert spec.family == family and spec.formula.strip(), spec.name
+
+
+def test_every_template_field_is_a_feature():
+    names = set(registry.feature_names())
+    for group in registry.REASON_GROUPS.values():
+        fields = {f for _, f, _, _ in string.Formatter().parse(group.template) if f}
+        assert fields and fields <= names and set(group.needs) == fields, group.name
 
 
 def test_reason_needs_are_features():

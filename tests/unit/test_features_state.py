@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from advocacy.features.state import as_of_date, register_state
 
-from tests.unit.test_features_world import T_TS, T, random_world
+from advocacy.features import build
+from advocacy.features.state import as_of_date, register_state
+from advocacy.settings import Settings
+from tests.feature_worlds import T_TS, T, random_world
 
 TS = "TIMESTAMP '2024-06-03 00:00:00'"
 
@@ -53,8 +55,11 @@ def test_scalar_rules(con, expr, want):
     assert con.sql(f"SELECT {expr}").fetchall()[0][0] == want
 
 
-def test_as_of_must_be_a_date():
-    assert as_of_date("2024-06-03") == T
-    assert as_of_date(T_TS) == T
-    with pytest.raises(ValueError, match="midnight"):
-        as_of_date(pd.Timestamp("2024-06-03 10:00").to_pydatetime())
+def test_as_of_must_be_a_date(con):
+    """T is a day: a text or a time (even midnight) is a caller's mistake, not converted."""
+    assert as_of_date(T) == T
+    for wrong in ("2024-06-03", T_TS, pd.Timestamp("2024-06-03 10:00")):
+        with pytest.raises(TypeError, match=r"as_of must be a datetime\.date"):
+            as_of_date(wrong)
+    with pytest.raises(TypeError, match=r"as_of must be a datetime\.date"):
+        build.build_scoring(con, "2024-06-03", Settings())

@@ -1,7 +1,7 @@
 """Freshness at as_of, part of the contract report: stale tables and unclosable label windows
 fail with one line each (table, column, newest row, as_of, allowed age, the setting).
 
-Uses the tiny hand-made world of tests/integration/test_validate.py, which is fresh at AS_OF.
+Uses the tiny hand-made world of tests/contract_worlds.py, which is fresh at AS_OF.
 """
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from advocacy.data_contracts.freshness import label_window_rule, staleness_rule
 from advocacy.data_contracts.tables import TABLES
 from advocacy.data_contracts.validate import validate_folder
-
 from advocacy.settings import DEFAULT_MAX_STALENESS_DAYS, Settings
-from tests.integration.test_validate import AS_OF, valid_frames, write_folder
+from tests.contract_worlds import AS_OF, valid_frames, write_folder
 
 TIME_KINDS = ("date", "timestamp")
 

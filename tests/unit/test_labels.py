@@ -7,10 +7,10 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from advocacy.features import labels
 
+from advocacy.features import labels
 from advocacy.settings import Settings, WindowSettings
-from tests.unit.test_features_world import T_TS, T, World
+from tests.feature_worlds import T_TS, T, World
 
 SETTINGS = Settings()
 S0 = T_TS - timedelta(days=90)  # newest burnout snapshot

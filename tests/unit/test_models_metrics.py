@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+
 from advocacy.models.baselines import HEURISTIC_CLIP, fit_logistic_baseline, nps_heuristic
 from advocacy.models.evaluate import (
     METRIC_NAMES,
@@ -17,6 +18,7 @@ from advocacy.models.evaluate import (
     metrics_table,
 )
 from advocacy.models.plots import figure_png, lift_figure
+from advocacy.models.targets import ADVOCATE, BURNOUT
 
 
 def test_lift_in_the_top_decile():
@@ -59,12 +61,12 @@ def test_metrics_table_and_lift_curve_shapes():
 
 def test_nps_heuristic_directions_and_unknown_nps():
     frame = pd.DataFrame({"nps_latest": [0.0, 5.0, 10.0, np.nan]})
-    adv = nps_heuristic(frame, "advocate", base_rate=0.3)
-    burn = nps_heuristic(frame, "burnout", base_rate=0.2)
+    adv = nps_heuristic(frame, ADVOCATE.nps_direction, base_rate=0.3)
+    burn = nps_heuristic(frame, BURNOUT.nps_direction, base_rate=0.2)
     np.testing.assert_allclose(adv, [HEURISTIC_CLIP[0], 0.5, HEURISTIC_CLIP[1], 0.3])
     np.testing.assert_allclose(burn, [HEURISTIC_CLIP[1], 0.5, HEURISTIC_CLIP[0], 0.2])
-    with pytest.raises(ValueError):
-        nps_heuristic(frame, "churn", base_rate=0.1)
+    with pytest.raises(ValueError, match="direction"):
+        nps_heuristic(frame, 0, base_rate=0.1)
 
 
 def test_logistic_baseline_handles_missing_and_unseen_values():
@@ -90,4 +92,14 @@ def test_logistic_baseline_handles_missing_and_unseen_values():
 def test_figures_render_to_png():
     y = np.array([0, 1] * 50)
     fig = lift_figure(y, {"m": np.linspace(0, 1, 100)}, "test")
-    assert figure_png(fig).startswith(b"\x89PNG")
+    png = figure_png(fig)
+    assert png.startswith(b"\x89PNG")
+    sharper = figure_png(fig, dpi=200)
+    assert _png_size(sharper) == tuple(2 * v for v in _png_size(png))
+    cropped = figure_png(fig, dpi=200, tight=True)
+    assert cropped.startswith(b"\x89PNG") and _png_size(cropped) != _png_size(sharper)
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")

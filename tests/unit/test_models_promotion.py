@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from advocacy.models import gate
 from advocacy.models.evaluate import compare
 from advocacy.models.tracking import decide_promotion, flat_metrics
-
 from advocacy.settings import PromotionSettings, Settings
 
 

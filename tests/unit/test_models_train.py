@@ -3,69 +3,35 @@ monotone constraints, baselines, and honest failures."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
-from advocacy.models.train import FittedTarget, fit_target, monotone_constraints
 
+from advocacy.models.targets import ADVOCATE, TARGETS, TargetSpec
+from advocacy.models.train import (
+    FittedTarget,
+    TrainingRowsError,
+    fit_target,
+    monotone_constraints,
+)
 from advocacy.settings import Settings
-
-NUMERIC = ["nps_latest", "usage_events_30d", "adv_asks_90d", "noise"]
-CATEGORICAL = ["account_segment", "contact_persona"]
-FEATURES = [*NUMERIC, *CATEGORICAL]
+from tests.model_frames import CATEGORICAL, FEATURES, frame_spec, make_frame, with_training
 
 
-def make_frame(n: int = 3000, seed: int = 0, days: int = 700) -> pd.DataFrame:
-    """A feature frame per docs/design.md with a known signal (NPS up, usage up, asks down,
-    enterprise up), missing values in both kinds of columns, and a time column."""
-    rng = np.random.default_rng(seed)
-    t = pd.Timestamp("2024-01-01") + pd.to_timedelta(np.sort(rng.uniform(0, days, n)), unit="D")
-    nps = rng.integers(0, 11, n).astype(float)
-    nps[rng.random(n) < 0.2] = np.nan
-    usage = rng.gamma(2.0, 5.0, n)
-    asks = rng.poisson(1.0, n).astype(float)
-    segment = rng.choice(["smb", "mid_market", "enterprise"], n)
-    persona = np.where(rng.random(n) < 0.1, None, rng.choice(["executive", "champion", "admin"], n))
-    logit = (
-        -1.0
-        + 0.5 * (np.nan_to_num(nps, nan=5.0) - 5.0)
-        + 0.08 * (usage - 10.0)
-        - 0.5 * asks
-        + 0.8 * (segment == "enterprise")
-    )
-    label = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(int)
-    return pd.DataFrame(
-        {
-            "contact_id": [f"C{i:07d}" for i in range(n)],
-            "account_id": [f"A{i % 300:06d}" for i in range(n)],
-            "t": t,
-            "nps_latest": nps,
-            "usage_events_30d": usage,
-            "adv_asks_90d": asks,
-            "noise": rng.normal(size=n),
-            "account_segment": pd.Series(segment, dtype="str"),
-            "contact_persona": pd.Series(persona, dtype="str"),
-            "label": label,
-        }
-    )
-
-
-def with_training(settings: Settings, **changes) -> Settings:
-    return settings.model_copy(update={"training": settings.training.model_copy(update=changes)})
-
-
-def frame_settings() -> Settings:
-    """Default settings with monotone constraints that name this toy frame's features."""
-    return with_training(
-        Settings(),
-        monotone_advocate={"nps_latest": 1, "usage_events_*": 1},
-        monotone_burnout={"adv_asks_*d": 1},
-    )
-
-
-def fit(frame: pd.DataFrame, target: str = "advocate", settings: Settings | None = None):
+def fit(
+    frame: pd.DataFrame,
+    target: str = "advocate",
+    settings: Settings | None = None,
+    spec: TargetSpec | None = None,
+):
     return fit_target(
-        frame, target, settings or frame_settings(), features=FEATURES, categorical=CATEGORICAL
+        frame,
+        spec or frame_spec(target),
+        settings or Settings(),
+        features=FEATURES,
+        categorical=CATEGORICAL,
     )
 
 
@@ -104,11 +70,11 @@ def test_small_valid_slice_falls_back_to_sigmoid_and_large_keeps_isotonic():
     frame = make_frame(n=1500)
     small = fit(
         frame,
-        settings=with_training(frame_settings(), calibration="isotonic", isotonic_min_rows=10_000),
+        settings=with_training(Settings(), calibration="isotonic", isotonic_min_rows=10_000),
     )
     large = fit(
         frame,
-        settings=with_training(frame_settings(), calibration="isotonic", isotonic_min_rows=10),
+        settings=with_training(Settings(), calibration="isotonic", isotonic_min_rows=10),
     )
     assert small.calibration == "sigmoid"
     assert large.calibration == "isotonic"
@@ -128,9 +94,9 @@ def test_monotone_constraint_holds_even_against_the_data():
 
 
 def test_unknown_monotone_feature_is_refused():
-    settings = with_training(frame_settings(), monotone_advocate={"not_a_feature*": 1})
-    with pytest.raises(ValueError, match="not_a_feature"):
-        fit(make_frame(n=600), settings=settings)
+    spec = dataclasses.replace(ADVOCATE, monotone={"not_a_feature*": 1})
+    with pytest.raises(ValueError, match=r"not_a_feature.*advocate"):
+        fit(make_frame(n=600), spec=spec)
 
 
 def test_too_few_rows_and_missing_columns_are_refused():
@@ -174,7 +140,7 @@ def test_figures_are_produced(fitted):
 
 def test_tune_flag_searches_the_grid():
     settings = with_training(
-        frame_settings(),
+        Settings(),
         tune=True,
         tune_num_leaves=(4, 8),
         tune_min_data_in_leaf=(400,),
@@ -186,14 +152,23 @@ def test_tune_flag_searches_the_grid():
 
 
 def test_monotone_globs_expand_to_every_matching_feature():
-    settings = with_training(Settings(), monotone_advocate={"usage_*": 1, "adv_asks": -1})
+    spec = dataclasses.replace(ADVOCATE, monotone={"usage_*": 1, "adv_asks": -1})
     names = ["usage_events_7d", "usage_events_30d", "adv_asks", "adv_asks_90d", "nps_latest"]
-    assert monotone_constraints("advocate", names, settings) == [1, 1, -1, 0, 0]
+    assert monotone_constraints(spec, names) == [1, 1, -1, 0, 0]
 
 
-@pytest.mark.parametrize("target", ["advocate", "burnout"])
-def test_default_monotone_constraints_name_registry_features(target):
+@pytest.mark.parametrize("spec", TARGETS, ids=lambda s: s.name)
+def test_default_monotone_constraints_name_registry_features(spec):
     from advocacy.features import registry
 
-    constraints = monotone_constraints(target, registry.feature_names(), Settings())
+    constraints = monotone_constraints(spec, registry.feature_names())
     assert any(constraints)
+
+
+def test_the_fitted_target_carries_its_spec(fitted):
+    assert fitted.spec == frame_spec("advocate") and fitted.target == "advocate"
+    assert fitted.model.target == "advocate"
+    with pytest.raises(TrainingRowsError) as refused:  # a name is looked up among the specs
+        fit_target(make_frame(n=50), "advocate", Settings(), features=FEATURES)
+    assert refused.value.spec is ADVOCATE and refused.value.target == "advocate"
+    assert str(refused.value).startswith("p_advocate (advocacy-propensity): 50 training rows")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from advocacy.data_contracts.report import Check, CheckFailure, TableResult, ValidationReport
-from advocacy.models import score
-from advocacy.pipelines import outputs
 
+from advocacy.data_contracts.report import Check, CheckFailure, TableResult, ValidationReport
+from advocacy.models.targets import TARGETS
+from advocacy.pipelines import lineage, outputs
 from advocacy.settings import Settings
 
 AS_OF = date(2026, 11, 23)
@@ -37,7 +37,7 @@ HTML_PAYLOADS = [
 
 
 def _candidates(names, titles, accounts, *, p_advocate=None) -> pd.DataFrame:
-    """A candidates frame as `score.candidates_table` builds it, with the given text."""
+    """A candidates frame as `outputs.candidates_table` builds it, with the given text."""
     n = len(names)
     ids = [f"C{i:05d}" for i in range(n)]
     shortlist = pd.DataFrame(
@@ -59,7 +59,7 @@ def _candidates(names, titles, accounts, *, p_advocate=None) -> pd.DataFrame:
         }
     )  # fmt: skip
     suggested = pd.Series(["review"] * n, index=ids)
-    return score.candidates_table(shortlist, details, suggested, AS_OF)
+    return outputs.candidates_table(shortlist, details, suggested, AS_OF)
 
 
 def _read_back(path: Path) -> pd.DataFrame:
@@ -73,7 +73,7 @@ def test_formula_cells_are_prefixed_and_read_back_as_text(tmp_path, column):
     texts[column] = FORMULAS
     cands = _candidates(texts["full_name"], texts["title"], texts["account_name"])
     path = tmp_path / "candidates.csv"
-    score.write_candidates_csv(cands, path)
+    outputs.write_candidates_csv(cands, path)
 
     back = _read_back(path)
     assert back[column].tolist() == ["'" + f for f in FORMULAS]
@@ -81,7 +81,7 @@ def test_formula_cells_are_prefixed_and_read_back_as_text(tmp_path, column):
     with path.open(encoding="utf-8-sig", newline="") as fh:  # what a spreadsheet tokenises
         rows = list(csv.DictReader(fh))
     assert [r[column] for r in rows] == ["'" + f for f in FORMULAS]
-    assert not any(r[column].startswith(score.FORMULA_TRIGGERS) for r in rows)
+    assert not any(r[column].startswith(outputs.FORMULA_TRIGGERS) for r in rows)
     other = next(c for c in texts if c != column)
     assert back[other].eq("Ana Lima").all()  # ordinary text untouched
     assert cands[column].tolist() == FORMULAS  # the in-memory frame (report, artifacts) is raw
@@ -93,7 +93,7 @@ def test_numbers_stay_numbers_and_plain_text_is_untouched(tmp_path):
         p_advocate=[-0.25, 0.5, -1.0],
     )  # fmt: skip
     path = tmp_path / "candidates.csv"
-    score.write_candidates_csv(cands, path)
+    outputs.write_candidates_csv(cands, path)
     text = path.read_text(encoding="utf-8-sig")
     back = _read_back(path)
 
@@ -111,7 +111,7 @@ def test_spreadsheet_safe_leaves_nulls_and_non_text_alone():
     frame = pd.DataFrame(
         {"t": ["=1", None, "ok"], "n": [-1, 2, 3], "f": [-0.5, None, 1.0], "b": [True, False, True]}
     )
-    out = score.spreadsheet_safe(frame)
+    out = outputs.spreadsheet_safe(frame)
     assert out["t"].tolist()[0] == "'=1" and out["t"].isna().tolist() == [False, True, False]
     pd.testing.assert_frame_equal(out[["n", "f", "b"]], frame[["n", "f", "b"]])
 
@@ -120,9 +120,9 @@ def test_bom_by_default_and_plain_utf8_with_the_setting(tmp_path):
     cands = _candidates(["Rómulo Sá"], ["CTO"], ["Açaí Ltda"])
     assert Settings().outputs.csv_encoding == "utf-8-sig"
     default, plain = tmp_path / "default.csv", tmp_path / "plain.csv"
-    score.write_candidates_csv(cands, default, encoding=Settings().outputs.csv_encoding)
+    outputs.write_candidates_csv(cands, default, encoding=Settings().outputs.csv_encoding)
     setting = Settings.model_validate({"outputs": {"csv_encoding": "utf-8"}}).outputs.csv_encoding
-    score.write_candidates_csv(cands, plain, encoding=setting)
+    outputs.write_candidates_csv(cands, plain, encoding=setting)
 
     assert default.read_bytes().startswith(BOM + b"rank,contact_id,")
     assert plain.read_bytes().startswith(b"rank,contact_id,")
@@ -149,10 +149,10 @@ def _bundle(cands: pd.DataFrame, settings: Settings | None = None) -> outputs.Ru
     )  # fmt: skip
     models = [
         {
-            "target": t, "title": outputs.TITLES[t], "name": f"advocacy-{t}", "version": 1,
+            "target": t.name, "title": t.title, "name": f"advocacy-{t.name}", "version": 1,
             "run_id": "r1", "metrics": {"holdout_model_auc": 0.8}, "rows": [],
         }
-        for t in ("advocate", "burnout")
+        for t in TARGETS
     ]  # fmt: skip
     inputs = [
         {"table": "contacts", "rows": 3, "rows_before_as_of": 3, "latest_before_as_of": None,
@@ -212,9 +212,9 @@ def test_bundle_without_bom_when_configured(tmp_path):
 # ---------------------------------------------------------------- Prefect artifacts / MLflow
 def test_candidates_artifact_has_ids_scores_and_iso_date_only():
     cands = _candidates(["Ana Lima", "Bo Li"], ["CTO", "VP"], ["Acme", "Beta"])
-    rows = outputs.candidates_artifact(cands, 1)
+    rows = lineage.candidates_artifact(cands, 1)
     assert len(rows) == 1
-    assert set(rows[0]) == set(outputs.ARTIFACT_COLUMNS)
+    assert set(rows[0]) == set(lineage.ARTIFACT_COLUMNS)
     assert rows[0]["as_of"] == "2026-11-23"
     assert rows[0]["contact_id"] == "C00000" and rows[0]["rank"] == 1
     text = json.dumps(rows)
@@ -241,7 +241,7 @@ def _failing_report() -> ValidationReport:
 def test_contract_artifact_shows_rules_and_counts_but_no_examples():
     report = _failing_report()
     assert "jane.doe@example.com" in report.to_text()  # the CLI report keeps its examples
-    md = outputs.contracts_markdown(report)
+    md = lineage.contracts_markdown(report)
     assert "| contacts | email | valid email | 2 |" in md
     assert "FAIL (unreadable)" in md and "FAILED" in md
     assert "jane.doe@example.com" not in md and "Jane Doe" not in md
@@ -249,7 +249,7 @@ def test_contract_artifact_shows_rules_and_counts_but_no_examples():
 
 def test_publish_summary_drops_examples_and_problem_text():
     report = _failing_report()
-    summary = outputs.publish_summary({"contracts": report.to_dict(), "outputs": {}})
+    summary = lineage.publish_summary({"contracts": report.to_dict(), "outputs": {}})
     text = json.dumps(summary)
     assert "jane.doe@example.com" not in text and "Jane Doe" not in text
     assert summary["contracts"]["tables"][0]["failures"][0]["failing_rows"] == 2
@@ -259,7 +259,7 @@ def test_mlflow_publish_run_holds_no_personal_files(written, mlflow_store):
     from mlflow import MlflowClient
 
     bundle, folder = written
-    run_id = outputs.log_to_mlflow(bundle, folder)
+    run_id = lineage.log_lineage(bundle, folder)
     client = MlflowClient()
     listed = [a.path for a in client.list_artifacts(run_id, "published")]
     assert listed == ["published/run_summary.json"]

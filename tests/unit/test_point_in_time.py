@@ -11,11 +11,11 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from advocacy.features import build, labels
-from advocacy.features import facts as facts_mod
 
+from advocacy.features import build, labels, registry
+from advocacy.features import facts as facts_mod
 from advocacy.settings import Settings
-from tests.unit.test_features_world import T_TS, T, random_world
+from tests.feature_worlds import T_TS, T, random_world
 
 SETTINGS = Settings()
 SEEDS = range(100, 106)
@@ -61,7 +61,7 @@ def test_each_training_row_sees_only_rows_before_its_own_t(seed, tmp_path):
         points = pd.DataFrame([{k: row[k] for k in ("contact_id", "account_id", "t")}])
         as_of = (t + timedelta(days=1)).date() if t != t.normalize() else t.date()
         again = build.build_features(con, points, as_of, SETTINGS).iloc[0]
-        for name in build.expected_feature_names(SETTINGS):
+        for name in registry.feature_names():
             a, b = row[name], again[name]
             assert a == b or (pd.isna(a) and pd.isna(b)), (name, row["contact_id"], t)
 
@@ -83,7 +83,6 @@ def test_a_row_exactly_at_as_of_is_not_seen(tmp_path):
 def test_generated_world_cut_at_t_gives_the_same_frames(world_dir, tmp_path, as_of):
     """The synthetic generator's world (3000 contacts): full files vs files cut at T."""
     from advocacy.data_contracts.load import connect
-
     from tests.worlds import cut_at
 
     early = as_of - timedelta(days=60)  # the generated files end at T; cut 60 days earlier

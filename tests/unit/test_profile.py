@@ -6,7 +6,6 @@ from datetime import date
 
 from advocacy.data_contracts.load import connect
 from advocacy.data_contracts.profile import profile_tables
-
 from tests.worlds import cut_at
 
 

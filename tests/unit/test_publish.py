@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from advocacy.pipelines import publish
 
 NAMES = ("scores.parquet", "candidates.csv", "report.html", "run.json")

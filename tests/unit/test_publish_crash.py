@@ -17,8 +17,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from advocacy.pipelines import publish
 
+from advocacy.pipelines import publish
 from tests.unit.test_publish import KILLED, content, leftovers, writer
 
 STEPS = ("_exchange", "_rename", "_symlink", "_replace", "_remove")

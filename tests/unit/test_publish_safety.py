@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from advocacy.pipelines import publish
 
+from advocacy.pipelines import publish
 from tests.unit.test_publish import content, writer
 
 
@@ -165,8 +165,8 @@ def test_check_target_returns_the_absolute_folder(workdir):
 def test_the_real_run_manifest_carries_the_marker_keys():
     """A re-run must recognise what `pipelines.outputs` publishes as an earlier publish."""
     import pandas as pd
-    from advocacy.pipelines.outputs import FILES, RunBundle
 
+    from advocacy.pipelines.outputs import FILES, RunBundle
     from advocacy.settings import Settings
 
     assert FILES[-1] == publish.MARKER  # written last, after the files it describes

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from advocacy.policy.ranking import ELIGIBILITY_RULES, priority, rank_population, shortlist
 
+from advocacy.policy.eligibility import ELIGIBILITY_RULES, REASON_WORDS, rules_summary
+from advocacy.policy.ranking import priority, rank_population, shortlist
 from advocacy.settings import RankingSettings, Settings
 
 CLEAN = {
@@ -60,9 +61,26 @@ def test_first_applicable_reason_wins():
 
 
 def test_detractor_threshold_comes_from_settings():
-    settings = Settings.model_validate({"eligibility": {"max_detractor_nps": 4}})
+    settings = Settings.model_validate({"eligibility": {"block_nps_at_or_below": 4}})
     ranked = rank_population(_scores([("C1", "A1", 0.5, 0.1)]), _facts(latest_nps=6.0), settings)
     assert ranked.loc[0, "eligible"]
+    blocked = rank_population(_scores([("C1", "A1", 0.5, 0.1)]), _facts(latest_nps=4.0), settings)
+    assert blocked.loc[0, "ineligible_reason"] == "detractor_nps"
+
+
+def test_detractor_rule_off_at_minus_one():
+    settings = Settings.model_validate({"eligibility": {"block_nps_at_or_below": -1}})
+    ranked = rank_population(_scores([("C1", "A1", 0.5, 0.1)]), _facts(latest_nps=0.0), settings)
+    assert ranked.loc[0, "eligible"]
+
+
+def test_every_rule_has_words_and_the_summary_names_the_thresholds():
+    assert [name for name, _ in ELIGIBILITY_RULES] == list(REASON_WORDS)
+    assert rules_summary(Settings()) == {
+        "recent_ask_days": 30,
+        "block_nps_at_or_below": 6,
+        "blocking_ticket_priorities": ["high", "urgent"],
+    }
 
 
 def test_contact_without_facts_row_is_eligible():

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
 from advocacy.features import registry
 from advocacy.features.registry import FeatureSpec, ReasonGroup
 from advocacy.models.reasons import group_contributions, top_reasons
 from advocacy.policy.activity import suggest_activity
-
 from advocacy.settings import Settings
 
 

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from advocacy.models import registry_lock, telemetry, tracking
 
+from advocacy.models import registry_lock, telemetry, tracking
+from advocacy.models.targets import ADVOCATE
 from advocacy.settings import Settings, TrackingSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,7 @@ def test_empty_database_file_is_refused_and_left_as_it_is(mlflow_store, tmp_path
     assert "\n" not in line
     assert db.stat().st_size == 0  # not silently re-created
     with pytest.raises(tracking.TrackingStoreError, match="0 bytes"):
-        tracking.load_champion("advocacy-propensity", Settings())
+        tracking.load_champion(ADVOCATE, Settings())
 
 
 def test_a_file_that_is_not_an_mlflow_database_is_refused(mlflow_store, tmp_path):
@@ -62,7 +63,7 @@ def test_missing_database_beside_artifacts_is_refused(mlflow_store, tmp_path):
     assert "--new-store" in line
     assert not (tmp_path / "mlflow.db").exists()
     with pytest.raises(tracking.TrackingStoreError, match="is missing"):
-        tracking.load_champion("advocacy-propensity", Settings())
+        tracking.load_champion(ADVOCATE, Settings())
 
 
 def test_first_use_creates_nothing_until_training_and_scoring_says_store_missing(
@@ -71,7 +72,7 @@ def test_first_use_creates_nothing_until_training_and_scoring_says_store_missing
     assert tracking.configure_tracking(Settings()) == mlflow_store
     assert not (tmp_path / "mlflow.db").exists()
     with pytest.raises(tracking.TrackingStoreError) as info:
-        tracking.load_champion("advocacy-propensity", Settings())
+        tracking.load_champion(ADVOCATE, Settings())
     line = str(info.value)
     assert "no MLflow tracking store" in line and "advocacy train" in line
     assert not (tmp_path / "mlflow.db").exists()

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from advocacy.data_contracts.tables import TABLES
 from pydantic import ValidationError
 
+from advocacy.data_contracts.tables import TABLES
+from advocacy.features import advocacy, nps, support, usage
 from advocacy.settings import (
     DEFAULT_MAX_STALENESS_DAYS,
+    REMOVED_KEYS,
     Settings,
     SettingsError,
     load_settings,
@@ -65,28 +67,14 @@ def test_partial_staleness_mapping_keeps_the_other_tables(tmp_path):
 # ---------------------------------------------------------------- one line per problem
 
 BAD = [
-    ("windows:\n  recent_days: -90\n", "windows.recent_days: must be >= 1 (got -90)"),
     (
-        "windows:\n  usage_windows_days: [-7, 30, 90]\n",
-        "windows.usage_windows_days[0]: must be >= 1 (got -7)",
-    ),
-    (
-        "windows:\n  usage_windows_days: [7, 30, 30]\n",
-        "windows.usage_windows_days: windows must be unique; repeated [30] (got [7, 30, 30])",
-    ),
-    (
-        "windows:\n  usage_windows_days: []\n",
-        "windows.usage_windows_days: must not be empty (got [])",
+        "windows:\n  snapshot_spacing_days: -28\n",
+        "windows.snapshot_spacing_days: must be >= 1 (got -28)",
     ),
     ("windows:\n  response_window_days: 0\n", "windows.response_window_days: must be >= 1 (got 0)"),
     (
-        "windows:\n  usage_trend_base_days: 0\n",
-        "windows.usage_trend_base_days: must be >= 1 (got 0)",
-    ),
-    ("windows:\n  nps_promoter_min: 11\n", "windows.nps_promoter_min: must be <= 10 (got 11)"),
-    (
-        "windows:\n  nps_promoter_min: 6\n  nps_detractor_max: 7\n",
-        "windows.nps_detractor_max: must be < nps_promoter_min (6) (got 7)",
+        "windows:\n  burnout_horizon_days: 0\n",
+        "windows.burnout_horizon_days: must be >= 1 (got 0)",
     ),
     (
         "windows:\n  response_window_days: 60\n  advocate_lookback_days: 60\n",
@@ -97,8 +85,12 @@ BAD = [
         "windows.burnout_lookback_days: must be >= 28 (got 27)",
     ),
     (
-        "eligibility:\n  max_detractor_nps: 12\n",
-        "eligibility.max_detractor_nps: must be <= 10 (got 12)",
+        "eligibility:\n  block_nps_at_or_below: 12\n",
+        "eligibility.block_nps_at_or_below: must be <= 10 (got 12)",
+    ),
+    (
+        "eligibility:\n  block_nps_at_or_below: -2\n",
+        "eligibility.block_nps_at_or_below: must be >= -1 (got -2)",
     ),
     (
         "eligibility:\n  blocking_ticket_priorities: [high, critical]\n",
@@ -121,10 +113,6 @@ BAD = [
     (
         "training:\n  calibration: platt\n",
         "training.calibration: must be one of 'isotonic' or 'sigmoid' (got \"platt\")",
-    ),
-    (
-        "training:\n  monotone_advocate:\n    nps_latest: 2\n",
-        "training.monotone_advocate.nps_latest: must be one of -1 or 1 (got 2)",
     ),
     (
         "training:\n  tune_num_leaves: [1, 31]\n",
@@ -155,11 +143,14 @@ BAD = [
     ("validation:\n  data_docs_dir: ''\n", 'validation.data_docs_dir: must not be empty (got "")'),
     # wrong types
     (
-        "windows:\n  recent_days: ninety\n",
-        'windows.recent_days: must be a whole number (got "ninety")',
+        "windows:\n  burnout_horizon_days: ninety\n",
+        'windows.burnout_horizon_days: must be a whole number (got "ninety")',
     ),
-    ("windows:\n  recent_days: 7.5\n", "windows.recent_days: must be a whole number (got 7.5)"),
-    ("windows:\n  usage_windows_days: 7\n", "windows.usage_windows_days: must be a list (got 7)"),
+    (
+        "windows:\n  burnout_horizon_days: 7.5\n",
+        "windows.burnout_horizon_days: must be a whole number (got 7.5)",
+    ),
+    ("training:\n  tune_num_leaves: 7\n", "training.tune_num_leaves: must be a list (got 7)"),
     (
         "ranking:\n  advocate_weight: heavy\n",
         'ranking.advocate_weight: must be a number (got "heavy")',
@@ -168,8 +159,8 @@ BAD = [
     ("windows: 5\n", "windows: must be a mapping (got 5)"),
     # unknown keys
     (
-        "windows:\n  recent_day: 90\n",
-        "windows.recent_day: unknown key (did you mean recent_days?) (got 90)",
+        "windows:\n  response_window: 30\n",
+        "windows.response_window: unknown key (did you mean response_window_days?) (got 30)",
     ),
     ("trainig:\n  seed: 1\n", 'trainig: unknown key (did you mean training?) (got {"seed": 1})'),
 ]
@@ -189,29 +180,111 @@ def test_bad_setting_is_one_line_naming_file_key_rule_and_value(tmp_path, text, 
 
 def test_every_problem_gets_its_own_line(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("windows:\n  recent_days: -90\n  zzz: 1\neligibility:\n  bogus: 1\n")
+    path.write_text(
+        "windows:\n  burnout_horizon_days: -90\n  zzz: 1\n  recent_days: 60\n"
+        "eligibility:\n  bogus: 1\n"
+    )
     with pytest.raises(SettingsError) as info:
         load_settings(path)
     assert str(info.value).splitlines() == [
-        f"{path}: windows.recent_days: must be >= 1 (got -90)",
+        f"{path}: windows.recent_days: {REMOVED_KEYS['windows', 'recent_days']}",
+        f"{path}: windows.burnout_horizon_days: must be >= 1 (got -90)",
         f"{path}: windows.zzz: unknown key (known keys: response_window_days, "
         "burnout_horizon_days, snapshot_spacing_days, burnout_lookback_days, "
-        "advocate_lookback_days, usage_windows_days, usage_trend_recent_days, "
-        "usage_trend_base_days, recent_days, nps_promoter_min, nps_detractor_max) (got 1)",
+        "advocate_lookback_days) (got 1)",
         f"{path}: eligibility.bogus: unknown key (known keys: recent_ask_days, "
-        "max_detractor_nps, blocking_ticket_priorities) (got 1)",
+        "block_nps_at_or_below, blocking_ticket_priorities) (got 1)",
     ]
+
+
+# ---------------------------------------------------------------- keys that are gone
+
+_WINDOW = "no longer a setting: feature windows are part of each feature's name ({}); a different "
+_WINDOW += "window is a different feature"
+_SPECS = "no longer a setting: monotone directions are part of the target specs (models/targets.py)"
+REMOVED = [
+    ("windows", "usage_windows_days", [14, 30, 90], _WINDOW.format("features/usage.py")),
+    ("windows", "usage_trend_recent_days", 30, _WINDOW.format("features/usage.py")),
+    ("windows", "usage_trend_base_days", 60, _WINDOW.format("features/usage.py")),
+    (
+        "windows",
+        "recent_days",
+        60,
+        _WINDOW.format("features/usage.py, features/support.py, features/advocacy.py"),
+    ),
+    (
+        "windows",
+        "nps_promoter_min",
+        9,
+        "no longer a setting: the NPS promoter definition is part of the features "
+        "(features/nps.py PROMOTER_MIN)",
+    ),
+    (
+        "windows",
+        "nps_detractor_max",
+        6,
+        "no longer a setting: the NPS detractor definition is part of the features and the "
+        "burnout label (features/nps.py DETRACTOR_MAX); the ask policy's threshold is "
+        "eligibility.block_nps_at_or_below",
+    ),
+    (
+        "eligibility",
+        "max_detractor_nps",
+        6,
+        "renamed eligibility.block_nps_at_or_below (the ask policy: a latest NPS at or below it "
+        "blocks the ask; -1: off)",
+    ),
+    ("training", "monotone_advocate", {"nps_latest": 1}, _SPECS),
+    ("training", "monotone_burnout", {"adv_asks": 1}, _SPECS),
+    (
+        "tracking",
+        "advocate_model_name",
+        "advocacy-propensity",
+        "replaced by tracking.model_names: {advocate: <name>}",
+    ),
+    (
+        "tracking",
+        "burnout_model_name",
+        "advocacy-burnout",
+        "replaced by tracking.model_names: {burnout: <name>}",
+    ),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value", "says"), REMOVED, ids=[r[1] for r in REMOVED])
+def test_a_removed_key_says_what_became_of_it(tmp_path, section, key, value, says):
+    path = tmp_path / "advocacy.yaml"
+    path.write_text(yaml.safe_dump({section: {key: value}}))
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert str(info.value) == f"{path}: {section}.{key}: {says}"
+    assert info.value.__cause__ is None
+
+
+def test_every_removed_key_is_tested_and_is_no_field_any_more():
+    assert {(section, key) for section, key, _, _ in REMOVED} == set(REMOVED_KEYS)
+    for section, key in REMOVED_KEYS:
+        assert key not in Settings.model_fields[section].annotation.model_fields, key
+
+
+def test_the_feature_definitions_are_constants_of_the_families():
+    assert (nps.PROMOTER_MIN, nps.DETRACTOR_MAX) == (9, 6)
+    assert usage.WINDOWS_DAYS == (7, 30, 90)
+    assert (usage.TREND_RECENT_DAYS, usage.TREND_BASE_DAYS) == (30, 60)
+    assert usage.RECENT_DAYS == support.RECENT_DAYS == advocacy.RECENT_DAYS == 90
+    assert support.SEVERE_PRIORITIES == ("high", "urgent")
+    assert Settings().eligibility.block_nps_at_or_below == nps.DETRACTOR_MAX  # same default
 
 
 @pytest.mark.parametrize(
     ("text", "line"),
     [
         (
-            "windows:\n  recent_days: 90\n   usage_trend_base_days: 60\n",
+            "windows:\n  burnout_horizon_days: 90\n   snapshot_spacing_days: 28\n",
             "line 3, column 25: YAML syntax error: mapping values are not allowed here",
         ),
         (
-            "windows:\n\trecent_days: 90\n",
+            "windows:\n\tburnout_horizon_days: 90\n",
             "line 2, column 1: YAML syntax error: found character '\\t' that cannot start any "
             "token (while scanning for the next token)",
         ),
@@ -221,8 +294,8 @@ def test_every_problem_gets_its_own_line(tmp_path):
             "(while parsing a flow sequence at line 1)",
         ),
         (
-            "windows:\n  recent_days: 30\n  recent_days: 60\n",
-            "line 3, column 3: YAML syntax error: duplicate key 'recent_days'",
+            "windows:\n  burnout_horizon_days: 30\n  burnout_horizon_days: 60\n",
+            "line 3, column 3: YAML syntax error: duplicate key 'burnout_horizon_days'",
         ),
     ],
 )
@@ -278,4 +351,4 @@ def test_settings_from_mapping_names_its_source():
 
 def test_direct_construction_still_validates():
     with pytest.raises(ValidationError):
-        Settings(windows={"recent_days": -1})
+        Settings(windows={"burnout_horizon_days": -1})

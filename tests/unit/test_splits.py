@@ -5,14 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from advocacy.models.splits import (
-    SplitError,
-    label_window_days,
-    split_for_target,
-    time_folds,
-    time_split,
-)
 
+from advocacy.models.splits import SplitError, split_for_target, time_folds, time_split
+from advocacy.models.targets import ADVOCATE, BURNOUT
 from advocacy.settings import Settings
 
 
@@ -55,12 +50,15 @@ def test_rows_with_the_same_time_stay_in_one_slice():
 
 def test_gap_is_the_label_window_of_each_target():
     settings = Settings()
-    assert label_window_days("advocate", settings) == settings.windows.response_window_days
-    assert label_window_days("burnout", settings) == settings.windows.burnout_horizon_days
+    assert ADVOCATE.label_window(settings) == settings.windows.response_window_days
+    assert BURNOUT.label_window(settings) == settings.windows.burnout_horizon_days
     frame = pd.DataFrame({"t": _times()})
-    assert split_for_target(frame, "burnout", settings).gap_days == 90
-    with pytest.raises(ValueError):
-        label_window_days("churn", settings)
+    assert split_for_target(frame, BURNOUT, settings).gap_days == 90
+    assert split_for_target(frame, ADVOCATE, settings).gap_days == 30
+    longer = settings.model_copy(
+        update={"windows": settings.windows.model_copy(update={"response_window_days": 45})}
+    )
+    assert split_for_target(frame, ADVOCATE, longer).gap_days == 45
 
 
 def test_boundaries_are_reported_as_params():

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from advocacy.data_contracts.load import connect
 from advocacy.data_contracts.tables import TABLES, Table
 from advocacy.synthetic.config import WorldConfig

@@ -1,7 +1,7 @@
 """Too few training rows: the refusal names the model and the cause (no asks, none closed yet,
 as_of past the lookback, as_of before the data, a single label), the row count and the setting.
 
-Facts come from the tiny hand-made world of tests/integration/test_validate.py: accounts from
+Facts come from the tiny hand-made world of tests/contract_worlds.py: accounts from
 2025-01-01, asks on days 50-59 (8 not cancelled), completions from day 55; AS_OF is day 83.
 """
 
@@ -12,16 +12,20 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+
 from advocacy.data_contracts.load import connect
-from advocacy.features.facts import TrainingRowsFacts, training_rows_facts
+from advocacy.features.facts import (
+    TrainingRowsFacts,
+    advocate_rows_facts,
+    burnout_rows_facts,
+)
 from advocacy.models.train import (
     TrainingRowsError,
     check_training_rows,
     fit_target,
 )
-
 from advocacy.settings import Settings
-from tests.integration.test_validate import AS_OF, valid_frames, write_folder
+from tests.contract_worlds import AS_OF, valid_frames, write_folder
 
 SETTINGS = Settings()
 ADV = "p_advocate (advocacy-propensity)"
@@ -58,8 +62,11 @@ def _refusal(frame, target, facts=None) -> TrainingRowsError:
     return error
 
 
+ROWS_FACTS = {"advocate": advocate_rows_facts, "burnout": burnout_rows_facts}
+
+
 def _message(con, as_of: date, target: str = "advocate", frame=None) -> str:
-    facts = training_rows_facts(con, as_of, target, SETTINGS)
+    facts = ROWS_FACTS[target](con, as_of, SETTINGS)
     return str(_refusal(_frame(0) if frame is None else frame, target, facts))
 
 
@@ -137,7 +144,7 @@ def test_the_real_builder_gives_zero_rows_and_the_refusal_says_why(con):
     as_of = date(2025, 3, 10)
     frame = build_advocate_training(con, as_of, SETTINGS)
     assert len(frame) == 0
-    facts = training_rows_facts(con, as_of, "advocate", SETTINGS)
+    facts = advocate_rows_facts(con, as_of, SETTINGS)
     with pytest.raises(TrainingRowsError, match="none has a closed 30-day response window"):
         fit_target(frame, "advocate", SETTINGS, facts=facts)
 

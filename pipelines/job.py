@@ -1,0 +1,335 @@
+"""The weekly job in plain Python, step by step; the Prefect flows and the benchmark run it.
+
+check contracts -> profile -> build rows -> fit per target -> register per target ->
+promote jointly -> load champions -> score and rank -> shortlist -> assemble -> publish ->
+log lineage. Each step is a module-level function with typed inputs and outputs, and every
+step is called through a `Runner`: a plain call here, one Prefect task per step in
+`advocacy.pipelines.flows`, a timed call in `bench/run_bench.py`. So the three run exactly
+the same code. Every MLflow call happens inside a step; no Prefect import here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pandas as pd
+
+from advocacy.data_contracts.load import connect
+from advocacy.data_contracts.profile import profile_tables
+from advocacy.data_contracts.validate import validate_folder
+from advocacy.features import build as feature_build
+from advocacy.features import facts as world_facts
+from advocacy.models import score, tracking
+from advocacy.models.targets import TARGETS, TargetSpec
+from advocacy.models.train import fit_target
+from advocacy.pipelines import lineage, outputs, publish, runtime
+from advocacy.policy import activity, ranking
+from advocacy.settings import Settings
+
+if TYPE_CHECKING:
+    from advocacy.data_contracts.report import ValidationReport
+    from advocacy.features.facts import AskHistory, TrainingRowsFacts
+    from advocacy.models.tracking import Candidate, Champion, RegistryOutcome
+    from advocacy.models.train import FittedTarget
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ContractError(Exception):
+    """The inputs broke a data contract: the run stops before features, nothing is published."""
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        n = sum(len(t.failures) for t in report.tables)
+        super().__init__(f"data contract failed: {n} check(s) failed; nothing was published")
+
+
+# ---------------------------------------------------------------- what flows between steps
+@dataclass(frozen=True)
+class JobInputs:
+    """What a run is asked to do: which folder, which day, which settings, where to publish."""
+
+    data: Path
+    as_of: date
+    settings: Settings
+    out_dir: Path | None = None  # None: <output_root>/<as_of>/ and <output_root>/latest
+    docs_dir: Path | None = None  # GX Data Docs; None: `runtime.data_docs_dir(settings)`
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """A run whose inputs passed the contracts, with the profile of every input table."""
+
+    job: JobInputs
+    contracts: ValidationReport
+    profiles: list[dict[str, Any]]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the registered models were trained on (tags of their runs)."""
+        return {
+            "as_of": self.job.as_of.isoformat(),
+            "inputs": {p["table"]: p for p in self.profiles},
+        }
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """One target's training rows; `facts` only when too few, so the refusal can say why."""
+
+    spec: TargetSpec
+    frame: pd.DataFrame
+    facts: TrainingRowsFacts | None = None
+
+
+@dataclass(frozen=True)
+class ScoringRows:
+    """The population at T: features, the facts the rules read, the asks the activity learns."""
+
+    features: pd.DataFrame
+    eligibility: pd.DataFrame
+    history: AskHistory
+
+
+@dataclass(frozen=True)
+class Rows:
+    training: tuple[TrainingRows, ...] = ()
+    scoring: ScoringRows | None = None
+
+
+@dataclass(frozen=True)
+class WeeklyResult:
+    outcomes: list[RegistryOutcome]
+    published: Path
+
+
+# ---------------------------------------------------------------- how steps are run
+class Runner:
+    """Runs the job's steps and shows its summaries. Plain Python: a call, nothing shown.
+
+    `flows.PrefectRunner` runs each step as a Prefect task and shows the summaries as
+    artifacts; the benchmark times each step.
+    """
+
+    def step(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        return fn(*args, **kwargs)
+
+    def contracts_checked(self, report: ValidationReport) -> None:
+        """Called once the contracts ran, passed or not."""
+
+    def trained(self, as_of: date, outcomes: Sequence[RegistryOutcome]) -> None:
+        """Called once the candidates were judged."""
+
+    def published(self, bundle: outputs.RunBundle, folder: Path) -> None:
+        """Called once the files are in place and the lineage is logged."""
+
+
+PLAIN = Runner()
+
+
+def with_new_store(settings: Settings) -> Settings:
+    """The settings of a run allowed to start a new tracking store (`--new-store`)."""
+    tracking_settings = settings.tracking.model_copy(update={"allow_new_store": True})
+    return settings.model_copy(update={"tracking": tracking_settings})
+
+
+# ---------------------------------------------------------------- steps that do I/O
+def configure_tracking(settings: Settings) -> str:
+    """Point MLflow at the store (and fail stale runs there); the tracking URI."""
+    return tracking.configure_tracking(settings)
+
+
+def check_contracts(
+    data: Path, as_of: date, settings: Settings, docs_dir: Path | None = None
+) -> ValidationReport:
+    """Every data contract and the freshness checks at T; never raises on bad data."""
+    docs = docs_dir or runtime.data_docs_dir(settings)
+    return validate_folder(data, settings, docs_dir=docs, as_of=as_of)
+
+
+def profile_inputs(data: Path, as_of: date) -> list[dict[str, Any]]:
+    """Rows, freshness and checksum per input table (run.json, model run tags)."""
+    con = connect(data)
+    try:
+        return [p.to_dict() for p in profile_tables(con, data, as_of)]
+    finally:
+        con.close()
+
+
+def build_rows(
+    data: Path, as_of: date, settings: Settings, *, training: bool, scoring: bool = True
+) -> Rows:
+    """Training and/or scoring rows from one connection, so usage is rolled up once."""
+    con = connect(data)
+    try:
+        trained = (
+            tuple(_training_rows(con, spec, as_of, settings) for spec in TARGETS)
+            if training
+            else ()
+        )
+        return Rows(trained, _scoring_rows(con, as_of, settings) if scoring else None)
+    finally:
+        con.close()
+
+
+def _training_rows(con: Any, spec: TargetSpec, as_of: date, settings: Settings) -> TrainingRows:
+    frame = spec.build_rows(con, as_of, settings)
+    too_few = len(frame) < settings.training.min_rows
+    return TrainingRows(spec, frame, spec.rows_facts(con, as_of, settings) if too_few else None)
+
+
+def _scoring_rows(con: Any, as_of: date, settings: Settings) -> ScoringRows:
+    return ScoringRows(
+        features=feature_build.build_scoring(con, as_of, settings),
+        eligibility=world_facts.eligibility_facts(con, as_of, settings),
+        history=world_facts.ask_history(con, as_of, settings),
+    )
+
+
+def register_model(
+    fitted: FittedTarget, settings: Settings, as_of: date, fingerprint: dict[str, Any]
+) -> Candidate:
+    """Log the run and register a candidate version; a retry reuses them (same run key)."""
+    return tracking.register_candidate(fitted, settings, as_of=as_of, data_fingerprint=fingerprint)
+
+
+def promote_models(candidates: Sequence[Candidate], settings: Settings) -> list[RegistryOutcome]:
+    """Gate every candidate against its champion and move the aliases, all or none; retry-safe."""
+    return tracking.promote_candidates(list(candidates), settings)
+
+
+def load_champions(settings: Settings) -> tuple[Champion, ...]:
+    """Every target's champion, pinned by version, with its run's metrics."""
+    return tuple(tracking.load_champion(spec, settings) for spec in TARGETS)
+
+
+def make_shortlist(
+    data: Path, ranked: pd.DataFrame, rows: ScoringRows, as_of: date, settings: Settings
+) -> pd.DataFrame:
+    """The capped top of the eligible, with contact details and a suggested activity."""
+    top = ranking.shortlist(ranked, settings)
+    con = connect(data)
+    try:
+        details = world_facts.contact_details(con, top["contact_id"].tolist())
+    finally:
+        con.close()
+    history = rows.history
+    suggested = activity.suggest_activity(
+        history.decided_asks, history.unprompted, details, settings
+    )
+    return outputs.candidates_table(top, details, suggested, as_of)
+
+
+def publish_run(bundle: outputs.RunBundle, out_dir: Path | None, settings: Settings) -> Path:
+    """Write the four files into a fresh folder and swap it into place (or nothing)."""
+    target, point_latest = publish.resolve_out_dir(out_dir, bundle.as_of, settings.output_root)
+    return publish.publish_atomically(target, bundle.write, point_latest=point_latest)
+
+
+def log_lineage(bundle: outputs.RunBundle, published: Path) -> str:
+    """The MLflow `publish-<as_of>` run (ids, counts, checksums only); its run id."""
+    return lineage.log_lineage(bundle, published)
+
+
+# ---------------------------------------------------------------- pure steps
+def fit_model(rows: TrainingRows, settings: Settings) -> FittedTarget:
+    return fit_target(rows.frame, rows.spec, settings, facts=rows.facts)
+
+
+def score_and_rank(
+    rows: ScoringRows, champions: Sequence[Champion], settings: Settings
+) -> pd.DataFrame:
+    models = {c.spec.name: c.model for c in champions}
+    scored = score.score_population(rows.features, models, settings)
+    return ranking.rank_population(scored, rows.eligibility, settings)
+
+
+def assemble(
+    checked: CheckedInputs,
+    ranked: pd.DataFrame,
+    candidates: pd.DataFrame,
+    champions: Sequence[Champion],
+) -> outputs.RunBundle:
+    job = checked.job
+    return outputs.RunBundle.assemble(
+        as_of=job.as_of, ranked=ranked, candidates=candidates, champions=champions,
+        inputs=checked.profiles, contracts=checked.contracts.to_dict(), settings=job.settings,
+    )  # fmt: skip
+
+
+IO_STEPS = (
+    configure_tracking, check_contracts, profile_inputs, build_rows, register_model,
+    promote_models, load_champions, make_shortlist, publish_run, log_lineage,
+)  # fmt: skip
+PURE_STEPS = (fit_model, score_and_rank, assemble)
+
+
+# ---------------------------------------------------------------- stages and jobs
+def start(job: JobInputs, run: Runner = PLAIN) -> CheckedInputs:
+    """Tracking, then the contracts (stop here on failure), then the profile."""
+    run.step(configure_tracking, job.settings)
+    report = run.step(check_contracts, job.data, job.as_of, job.settings, job.docs_dir)
+    run.contracts_checked(report)
+    if not report.ok:
+        raise ContractError(report)
+    return CheckedInputs(job, report, run.step(profile_inputs, job.data, job.as_of))
+
+
+def train(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -> list[RegistryOutcome]:
+    """Fit every target, then register every one, then promote them together.
+
+    A failure anywhere before the last step promotes nothing, and each step can be retried
+    without duplicating versions.
+    """
+    runtime.raise_if_stopped()  # each stage starts only if no stop signal was swallowed
+    job, settings = checked.job, checked.job.settings
+    fitted = [run.step(fit_model, r, settings) for r in rows.training]
+    fingerprint = checked.fingerprint()
+    candidates = [run.step(register_model, f, settings, job.as_of, fingerprint) for f in fitted]
+    outcomes = run.step(promote_models, candidates, settings)
+    run.trained(job.as_of, outcomes)
+    return outcomes
+
+
+def score_and_publish(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -> Path:
+    """Score with the champions, rank, shortlist, publish the files, log the lineage."""
+    if rows.scoring is None:
+        raise ValueError("score_and_publish needs scoring rows (build_rows(scoring=True))")
+    runtime.raise_if_stopped()
+    job, settings = checked.job, checked.job.settings
+    champions = run.step(load_champions, settings)
+    ranked = run.step(score_and_rank, rows.scoring, champions, settings)
+    candidates = run.step(make_shortlist, job.data, ranked, rows.scoring, job.as_of, settings)
+    bundle = run.step(assemble, checked, ranked, candidates, champions)
+    runtime.raise_if_stopped()  # never publish after a stop signal
+    published = run.step(publish_run, bundle, job.out_dir, settings)
+    run.step(log_lineage, bundle, published)
+    run.published(bundle, published)
+    return published
+
+
+def train_job(job: JobInputs, run: Runner = PLAIN) -> list[RegistryOutcome]:
+    """Build training rows, fit every model, register, promote champions that earn it."""
+    checked = start(job, run)
+    rows = run.step(build_rows, job.data, job.as_of, job.settings, training=True, scoring=False)
+    return train(checked, rows, run)
+
+
+def score_job(job: JobInputs, run: Runner = PLAIN) -> Path:
+    """Score with the current champions and publish; no training."""
+    checked = start(job, run)
+    rows = run.step(build_rows, job.data, job.as_of, job.settings, training=False)
+    return score_and_publish(checked, rows, run)
+
+
+def weekly_job(job: JobInputs, run: Runner = PLAIN) -> WeeklyResult:
+    """The weekly job: contracts, rows, train, promote, score, publish."""
+    checked = start(job, run)
+    rows = run.step(build_rows, job.data, job.as_of, job.settings, training=True)
+    outcomes = train(checked, rows, run)
+    return WeeklyResult(outcomes, score_and_publish(checked, rows, run))

@@ -1,0 +1,66 @@
+"""Who may be asked at all: the eligibility rules, their reasons in words, their summary.
+
+Rules run in the order of `ELIGIBILITY_RULES`; a contact gets the first reason that applies
+(docs/outputs.md, `ineligible_reason`). The facts they read come from
+`advocacy.features.facts.eligibility_facts`, which owns the point-in-time logic; this module
+only applies the settings' thresholds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+
+from advocacy.settings import Settings
+
+Rule = Callable[[pd.DataFrame, Settings], pd.Series]
+
+
+def _detractor(facts: pd.DataFrame, settings: Settings) -> pd.Series:
+    """Latest NPS at or below the policy threshold; -1 turns the rule off (no NPS is < 0)."""
+    return facts["latest_nps"] <= settings.eligibility.block_nps_at_or_below
+
+
+# (reason, rule) in priority order. Each rule returns True where the contact is blocked.
+ELIGIBILITY_RULES: tuple[tuple[str, Rule], ...] = (
+    ("do_not_contact", lambda f, s: f["do_not_contact"].fillna(False).astype(bool)),
+    ("opted_out", lambda f, s: f["opted_out"].fillna(False).astype(bool)),
+    ("asked_recently", lambda f, s: f["asks_recent"].fillna(0) > 0),
+    ("ask_pending", lambda f, s: f["asks_pending"].fillna(0) > 0),
+    ("detractor_nps", _detractor),
+    ("open_priority_ticket", lambda f, s: f["blocking_tickets"].fillna(0) > 0),
+)
+REASON_WORDS = {
+    "do_not_contact": "marked do-not-contact in the CRM",
+    "opted_out": "opted out of advocacy asks",
+    "asked_recently": "was asked recently",
+    "ask_pending": "has an ask still open",
+    "detractor_nps": "latest NPS is a detractor score",
+    "open_priority_ticket": "account has an open high or urgent support ticket",
+}
+
+
+def ineligible_reason(facts: pd.DataFrame, settings: Settings) -> pd.Series:
+    """First blocking reason per contact (None when eligible), aligned to `facts`' index."""
+    reason = pd.Series(None, index=facts.index, dtype=object)
+    for name, rule in ELIGIBILITY_RULES:
+        hit = rule(facts, settings).to_numpy(dtype=bool) & reason.isna().to_numpy()
+        reason[hit] = name
+    return reason
+
+
+def reason_words(reason: str) -> str:
+    """The plain-word form of a reason code (the code itself if it has none)."""
+    return REASON_WORDS.get(reason, reason)
+
+
+def rules_summary(settings: Settings) -> dict[str, Any]:
+    """The thresholds the rules applied this run, for the report's "who is never asked"."""
+    e = settings.eligibility
+    return {
+        "recent_ask_days": e.recent_ask_days,
+        "block_nps_at_or_below": e.block_nps_at_or_below,
+        "blocking_ticket_priorities": list(e.blocking_ticket_priorities),
+    }
