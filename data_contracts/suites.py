@@ -2,7 +2,7 @@
 
 The suites are kept as reviewable, id-less JSON in `suites/<table>.json`; a test checks that
 those files equal what `build_suite` builds, so they cannot drift from the contract.
-`python -m data_contracts.suites` rewrites them.
+`python -m advocacy.data_contracts.suites` rewrites them.
 
 Three kinds of check read a derived column that the validator computes with DuckDB, because
 pandas and GX cannot see them in the typed values:
@@ -20,6 +20,7 @@ Each expectation's `meta` names the contract column and the readable rule the re
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -255,10 +256,15 @@ def write_suites(suites_dir: Path = SUITES_DIR) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m data_contracts.suites [DIR]`: regenerate the suite files."""
-    argv = sys.argv[1:] if argv is None else argv
+    """`python -m advocacy.data_contracts.suites [DIR]`: regenerate the suite files."""
+    parser = argparse.ArgumentParser(
+        prog="python -m advocacy.data_contracts.suites",
+        description="Regenerate the GX suite files from the contract (data_contracts/tables.py).",
+    )
+    parser.add_argument("dir", nargs="?", type=Path, default=SUITES_DIR, help="target folder")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    write_suites(Path(argv[0]) if argv else SUITES_DIR)
+    write_suites(args.dir)
     return 0
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from advocacy.models import tracking
 from advocacy.pipelines.outputs import FILES, RunBundle
+from advocacy.pipelines.publish import sha256_of
 
 MANIFEST = FILES[-1]
 
@@ -68,15 +69,30 @@ def problem_kind(problem: str) -> str:
     return problem.split(":", 1)[0]
 
 
+PUBLISH_KEY_TAG = "advocacy.publish_key"  # sha256 of the published run.json
+
+
 def log_lineage(bundle: RunBundle, published: Path) -> str:
     """A `publish-<as_of>` run for lineage, with no personal data in it; its run id.
 
     Logged: the manifest (`published/run_summary.json`: run.json as written, output checksums
     included, contract examples left out), counts and score summaries as metrics. Not logged:
     the files themselves; candidates.csv and report.html name people and stay in `published`.
+    Idempotent: the run is keyed by run.json's checksum, so a retry after the run FINISHED
+    returns it instead of logging a second one (a run cut short is left FAILED by MLflow).
     """
-    manifest = json.loads((published / MANIFEST).read_text(encoding="utf-8"))
-    mlflow.set_experiment(bundle.settings.tracking.experiment)
+    manifest_file = published / MANIFEST
+    manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    key = sha256_of(manifest_file)
+    experiment = mlflow.set_experiment(bundle.settings.tracking.experiment)
+    done = mlflow.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.`{PUBLISH_KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'",
+        output_format="list",
+        max_results=1,
+    )
+    if done:
+        return done[0].info.run_id
     with mlflow.start_run(
         run_name=f"publish-{bundle.as_of}", tags=tracking.run_identity_tags()
     ) as run:
@@ -89,6 +105,7 @@ def log_lineage(bundle: RunBundle, published: Path) -> str:
         )
         mlflow.log_metrics(publish_metrics(bundle))
         mlflow.log_dict(publish_summary(manifest), "published/run_summary.json")
+        mlflow.set_tag(PUBLISH_KEY_TAG, key)  # last: only a complete run carries the key
     return run.info.run_id
 
 

@@ -15,7 +15,7 @@ from advocacy.data_contracts.tables import TABLES
 def test_committed_json_equals_built_suite(name):
     committed = (suites.SUITES_DIR / f"{name}.json").read_text()
     assert committed == suites.suite_json(TABLES[name]), (
-        f"suites/{name}.json is stale: run `python -m data_contracts.suites`"
+        f"suites/{name}.json is stale: run `python -m advocacy.data_contracts.suites`"
     )
 
 

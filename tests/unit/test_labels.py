@@ -1,4 +1,4 @@
-"""Label rules of targets.md, one hand-built case per rule and per edge."""
+"""Label rules (docs/models.md "Targets"), one hand-built case per rule and per edge."""
 
 from __future__ import annotations
 

@@ -274,3 +274,16 @@ def test_mlflow_publish_run_holds_no_personal_files(written, mlflow_store):
     everything = json.dumps([run.data.tags, run.data.params, summary])
     for person in bundle.candidates[["full_name", "email"]].to_numpy().ravel():
         assert person not in everything
+
+
+def test_a_retried_lineage_step_logs_one_publish_run(written, mlflow_store):
+    from mlflow import MlflowClient
+
+    bundle, folder = written
+    first = lineage.log_lineage(bundle, folder)
+    again = lineage.log_lineage(bundle, folder)  # what a task retry after success would do
+    assert again == first
+    experiment = MlflowClient().get_experiment_by_name(bundle.settings.tracking.experiment)
+    runs = MlflowClient().search_runs([experiment.experiment_id], "tags.stage = 'publish'")
+    assert [r.info.run_id for r in runs] == [first]
+    assert runs[0].data.tags[lineage.PUBLISH_KEY_TAG]
