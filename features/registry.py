@@ -32,8 +32,6 @@ class ReasonGroup:
     needs: tuple[str, ...]
 
 
-FeatureSpec = Feature  # the name models/ and the tests know; one class (features/spec.py)
-
 # Each family module holds FEATURES and `relation(con, points, as_of, settings)`, its query.
 FAMILIES = (nps, usage, support, account, contact, advocacy)
 # The column order of every frame (the champions' inputs): the families in this order, each

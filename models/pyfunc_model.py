@@ -233,7 +233,12 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
         return {name: str(path) for name, path in paths.items()}
 
     def load_context(self, context: Any) -> None:
-        """Fill an empty model from the logged artifacts (`context.artifacts`: name -> path)."""
+        """Fill an empty model from the logged artifacts (`context.artifacts`: name -> path).
+
+        A version pickled whole (before models-from-code) has no artifacts: it is already full.
+        """
+        if not getattr(context, "artifacts", None) and getattr(self, "classifier", None):
+            return
         paths = {name: Path(context.artifacts[name]) for name in ARTIFACT_FILES}
         spec = json.loads(paths[SPEC_ARTIFACT].read_text())
         if spec.get("format") != FORMAT_VERSION:

@@ -27,9 +27,11 @@ import os
 import re
 import socket
 import sqlite3
+import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -576,12 +578,39 @@ def _version_location(client: MlflowClient, model_name: str, version: int) -> st
             return "an unknown location"
 
 
+# Versions registered before the one `advocacy` namespace were pickled with a reference to the
+# generic module `models.pyfunc_model`. They still load (and score) in-process under these
+# names, only while loading; the next promotion replaces them with a self-contained version.
+LEGACY_MODULES = ("models", "models.pyfunc_model")
+
+
+@contextmanager
+def _legacy_module_names() -> Iterator[None]:
+    """`models` and `models.pyfunc_model` as aliases of the package's modules, then gone."""
+    from advocacy import models as package
+    from advocacy.models import pyfunc_model
+
+    added = [n for n in LEGACY_MODULES if n not in sys.modules]
+    sys.modules.update({"models": package, "models.pyfunc_model": pyfunc_model})
+    try:
+        yield
+    finally:
+        for name in added:
+            sys.modules.pop(name, None)
+
+
 def _load_version(
     client: MlflowClient, model_name: str, alias: str, version: int
 ) -> mlflow.pyfunc.PyFuncModel:
     """Load one pinned version; missing or unreadable artifacts name model, alias, version."""
     try:
-        return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+        try:
+            return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+        except ModuleNotFoundError as exc:
+            if exc.name not in LEGACY_MODULES:
+                raise
+            with _legacy_module_names():  # a version pickled before the `advocacy` namespace
+                return mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
     except Exception as exc:
         where = _version_location(client, model_name, version)
         local = Path(unquote(urlparse(where).path)) if where.startswith("file:") else None
@@ -687,15 +716,6 @@ def evaluate_champion(
         auc=float(roc_auc_score(y, p)),
         log_loss=float(log_loss(y, np.clip(p, 0.0, 1.0), labels=[0, 1])),
     )
-
-
-def decide_promotion(
-    new: Mapping[str, float], champion: Mapping[str, float] | None, settings: Settings
-) -> tuple[bool, str]:
-    """The comparison alone (kept for callers of the old API): see `models.gate.compare`."""
-    if champion is None:
-        return True, "no champion yet"
-    return gate.compare(new, champion, settings)
 
 
 # ------------------------------------------------------------------ promotion

@@ -18,6 +18,8 @@ import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
+import advocacy
+
 # The one definition of the exit codes; `advocacy.pipelines.cli` returns these.
 EXIT_OK, EXIT_CONTRACT, EXIT_USAGE, EXIT_FAILURE = 0, 1, 2, 3
 
@@ -41,16 +43,13 @@ MAX_LINE = 400
 
 # The project's packages: frames in files under these folders are "ours" (see `_where`).
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OUR_PACKAGES = (
-    "pipelines",
-    "features",
-    "models",
-    "policy",
-    "data_contracts",
-    "synthetic",
-    "advocacy",
+OUR_PACKAGES = ("pipelines", "features", "models", "policy", "data_contracts", "synthetic")
+# ... and the root package's own folder (`advocacy/settings.py`): in a wheel install that is
+# the parent of all of them, in the repository the small `advocacy/` folder beside them.
+_PACKAGE_DIRS = (
+    *(REPO_ROOT / name for name in OUR_PACKAGES),
+    Path(advocacy.__file__).resolve().parent,
 )
-_PACKAGE_DIRS = tuple(REPO_ROOT / name for name in OUR_PACKAGES)
 
 
 def _known_class(exc: BaseException) -> tuple[str, int] | None:

@@ -24,7 +24,7 @@ from advocacy.data_contracts.profile import profile_tables
 from advocacy.data_contracts.validate import validate_folder
 from advocacy.features import build as feature_build
 from advocacy.features import facts as world_facts
-from advocacy.models import score, tracking
+from advocacy.models import score, targets, tracking
 from advocacy.models.targets import TARGETS, TargetSpec
 from advocacy.models.train import fit_target
 from advocacy.pipelines import lineage, outputs, publish, runtime
@@ -272,6 +272,7 @@ PURE_STEPS = (fit_model, score_and_rank, assemble)
 # ---------------------------------------------------------------- stages and jobs
 def start(job: JobInputs, run: Runner = PLAIN) -> CheckedInputs:
     """Tracking, then the contracts (stop here on failure), then the profile."""
+    targets.check_settings(job.settings)  # a misnamed target fails before any work
     run.step(configure_tracking, job.settings)
     report = run.step(check_contracts, job.data, job.as_of, job.settings, job.docs_dir)
     run.contracts_checked(report)

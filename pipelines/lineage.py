@@ -14,6 +14,7 @@ import mlflow
 import pandas as pd
 
 from advocacy.models import tracking
+from advocacy.models.targets import TARGETS
 from advocacy.pipelines.outputs import FILES, RunBundle
 from advocacy.pipelines.publish import sha256_of
 
@@ -28,10 +29,11 @@ def publish_metrics(bundle: RunBundle) -> dict[str, float]:
         **bundle.counts(),
         "shortlisted_accounts": int(cands["account_id"].nunique()),
     }
+    columns = (*(spec.score_column for spec in TARGETS), "priority")
     for name, frame in (("population", scores), ("eligible", scores[scores["eligible"]])):
-        for col in ("p_advocate", "p_burnout", "priority"):
+        for col in columns:
             metrics |= _quantiles(frame[col], f"{name}_{col}")
-    for col in ("p_advocate", "p_burnout", "priority"):
+    for col in columns:
         metrics |= _quantiles(cands[col], f"shortlist_{col}")
     for reason, n in scores["ineligible_reason"].value_counts().items():
         metrics[f"left_alone_{reason}"] = int(n)

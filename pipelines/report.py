@@ -17,14 +17,14 @@ from advocacy.policy.eligibility import reason_words
 CHART_DPI = 110
 
 
-def score_distribution_chart(scores: pd.DataFrame) -> str:
+def score_distribution_chart(scores: pd.DataFrame, horizon_days: int) -> str:
     """Histograms of each score for eligible vs ineligible contacts, as an inline PNG."""
     fig = Figure(figsize=(10, 3.2))
     FigureCanvasAgg(fig)  # Agg canvas for this figure only: no pyplot state, no GUI backend
     axes = fig.subplots(1, 2)
     for ax, col, title in (
         (axes[0], "p_advocate", "Chance of saying yes (p_advocate)"),
-        (axes[1], "p_burnout", "Burnout risk in 90 days (p_burnout)"),
+        (axes[1], "p_burnout", f"Burnout risk in {horizon_days} days (p_burnout)"),
     ):
         ax.hist(
             [scores.loc[scores["eligible"], col], scores.loc[~scores["eligible"], col]],
@@ -67,8 +67,11 @@ def render_report(
         candidates=_records(candidates),
         n_population=len(scores),
         n_eligible=int(scores["eligible"].sum()),
-        left_alone=[{"reason": reason_words(r), "count": int(n)} for r, n in left_alone.items()],
-        chart=score_distribution_chart(scores),
+        left_alone=[
+            {"reason": reason_words(r, settings_summary), "count": int(n)}
+            for r, n in left_alone.items()
+        ],
+        chart=score_distribution_chart(scores, settings_summary["burnout_horizon_days"]),
         models=models,
         inputs=inputs,
         contracts_ok=contracts_ok,

@@ -8,11 +8,13 @@ only applies the settings' thresholds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from advocacy.features.nps import DETRACTOR_MAX
+from advocacy.features.support import SEVERE_PRIORITIES
 from advocacy.settings import Settings
 
 Rule = Callable[[pd.DataFrame, Settings], pd.Series]
@@ -51,8 +53,19 @@ def ineligible_reason(facts: pd.DataFrame, settings: Settings) -> pd.Series:
     return reason
 
 
-def reason_words(reason: str) -> str:
-    """The plain-word form of a reason code (the code itself if it has none)."""
+def reason_words(reason: str, thresholds: Mapping[str, Any] | None = None) -> str:
+    """The plain-word form of a reason code (the code itself if it has none).
+
+    With this run's `thresholds` (`rules_summary`), the words follow the policy: a threshold
+    other than the NPS detractor definition, or other blocking priorities, are said as such.
+    """
+    if thresholds is not None:
+        nps = thresholds.get("block_nps_at_or_below", DETRACTOR_MAX)
+        if reason == "detractor_nps" and nps != DETRACTOR_MAX:
+            return f"latest NPS is {nps} or lower"
+        priorities = list(thresholds.get("blocking_ticket_priorities", SEVERE_PRIORITIES))
+        if reason == "open_priority_ticket" and priorities != list(SEVERE_PRIORITIES):
+            return f"account has an open {' or '.join(priorities)} priority support ticket"
     return REASON_WORDS.get(reason, reason)
 
 

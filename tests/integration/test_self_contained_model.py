@@ -312,3 +312,75 @@ def test_serves_from_a_fresh_virtualenv_built_from_the_logged_requirements(regis
         server.wait(timeout=60)
     expected = registered.model.predict_proba(registered.rows)
     np.testing.assert_allclose(answer["predictions"], expected, rtol=1e-12, atol=0)
+
+
+def test_a_champion_pickled_before_the_namespace_still_loads_and_scores(registered, tmp_path):
+    """Versions logged as a cloudpickle referring to `models.pyfunc_model` (before one
+    `advocacy` namespace) load under a temporary alias, score as the model did, and leave no
+    generic module behind."""
+    from advocacy.models import pyfunc_model
+
+    rows = registered.rows
+    mlflow.set_tracking_uri(registered.tracking_uri)
+    try:
+        legacy = AdvocacyModel(
+            classifier=registered.model.classifier,
+            calibrator=registered.model.calibrator,
+            encoder=registered.model.encoder,
+            features=FEATURES,
+            target="advocate",
+        )
+        # Pickle it the way the old package layout did: by reference to `models.pyfunc_model`.
+        sys.modules["models.pyfunc_model"] = pyfunc_model
+        AdvocacyModel.__module__ = "models.pyfunc_model"
+        try:
+            experiment = mlflow.get_experiment_by_name("self-contained").experiment_id
+            with mlflow.start_run(experiment_id=experiment):  # artifacts in the temp store
+                info = mlflow.pyfunc.log_model(name="model", python_model=legacy)
+        finally:
+            AdvocacyModel.__module__ = pyfunc_model.__name__
+            del sys.modules["models.pyfunc_model"]
+        version = mlflow.register_model(info.model_uri, NAME).version
+        MlflowClient().set_registered_model_alias(NAME, "legacy", version)  # @champion stays
+    finally:
+        mlflow.set_tracking_uri(None)
+    # Outside the repository (where `models` is not importable), as a deployment would run.
+    job = tmp_path / "job.json"
+    job.write_text(
+        json.dumps({"uri": registered.tracking_uri, "version": version, "rows": _rows_json(rows)})
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", LEGACY_SCRIPT, str(job)],
+        cwd=tmp_path, env=_env(registered), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["plain_load"] == "ModuleNotFoundError: models"
+    assert out["version"] == int(version)
+    assert out["left"] == []
+    np.testing.assert_allclose(out["p"], registered.model.predict_proba(rows), rtol=1e-12)
+
+
+LEGACY_SCRIPT = """
+import json, sys
+import mlflow, pandas as pd
+from advocacy.models import tracking
+from advocacy.models.targets import ADVOCATE
+from advocacy.settings import Settings
+
+job = json.loads(open(sys.argv[1]).read())
+mlflow.set_tracking_uri(job["uri"])
+try:
+    mlflow.pyfunc.load_model(f"models:/advocacy-propensity/{job['version']}")
+    plain = "loaded"
+except ModuleNotFoundError as exc:
+    plain = f"ModuleNotFoundError: {exc.name.split('.')[0]}"
+settings = Settings(tracking={"champion_alias": "legacy", "default_tracking_uri": job["uri"]})
+champion = tracking.load_champion(ADVOCATE, settings)
+rows = pd.DataFrame(**job["rows"])
+print(json.dumps({
+    "plain_load": plain, "version": champion.version,
+    "p": [float(v) for v in champion.model.predict_proba(rows)],
+    "left": sorted(m for m in sys.modules if m.split(".")[0] == "models"),
+}))
+"""

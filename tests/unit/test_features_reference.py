@@ -1,9 +1,10 @@
 """Every feature, label and eligibility fact against a brute-force definition on random worlds.
 
 The references below are written the slow, obvious way (filter the raw rows for one point,
-then count), straight from targets.md and the registry descriptions, with no shared code
-with the SQL engine. Random worlds put many rows exactly on the edges (at T, at midnight,
-a microsecond before T), so an off-by-one in any window or state rule shows up here.
+then count), straight from the label rules (docs/models.md) and the feature descriptions,
+with no shared code with the SQL engine. Random worlds put many rows exactly on the edges
+(at T, at midnight, a microsecond before T), so an off-by-one in any window or state rule
+shows up here.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 
 from advocacy.models import gate
 from advocacy.models.evaluate import compare
-from advocacy.models.tracking import decide_promotion, flat_metrics
+from advocacy.models.tracking import flat_metrics
 from advocacy.settings import PromotionSettings, Settings
 
 
@@ -26,7 +26,6 @@ def test_first_model_is_promoted():
         None,
     )
     assert decision.text == "no champion yet: promoted"
-    assert decide_promotion({"auc": 0.6, "log_loss": 0.6}, None, _settings())[0]  # old API
 
 
 def test_better_or_equal_is_promoted_within_tolerances():

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-GENERIC = ("models", "features", "pipelines", "data_contracts", "synthetic", "advocacy_settings")
+GENERIC = (
+    *("models", "features", "pipelines", "policy", "data_contracts", "synthetic"),
+    "advocacy_settings",
+)
 REPO = Path(__file__).resolve().parents[2]
 
 

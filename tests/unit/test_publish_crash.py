@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from advocacy.pipelines import publish
-from tests.unit.test_publish import KILLED, content, leftovers, writer
+from tests.publish_helpers import KILLED, content, leftovers, writer
 
 STEPS = ("_exchange", "_rename", "_symlink", "_replace", "_remove")
 W1, W2 = date(2026, 11, 16), date(2026, 11, 23)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from advocacy.pipelines import publish
-from tests.unit.test_publish import content, writer
+from tests.publish_helpers import content, writer
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

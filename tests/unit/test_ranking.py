@@ -143,3 +143,18 @@ def test_ties_break_by_contact_id():
     facts = pd.DataFrame([{"contact_id": c, **CLEAN} for c in ("C9", "C2", "C5")])
     top = shortlist(rank_population(scores, facts, Settings()), Settings())
     assert top["contact_id"].tolist() == ["C2", "C5", "C9"]
+
+
+def test_reason_words_follow_the_policy_thresholds():
+    from advocacy.policy.eligibility import reason_words
+
+    defaults = rules_summary(Settings())
+    assert reason_words("detractor_nps", defaults) == "latest NPS is a detractor score"
+    assert reason_words("open_priority_ticket", defaults) == REASON_WORDS["open_priority_ticket"]
+    stricter = rules_summary(
+        Settings(eligibility={"block_nps_at_or_below": 7, "blocking_ticket_priorities": ["urgent"]})
+    )
+    assert reason_words("detractor_nps", stricter) == "latest NPS is 7 or lower"
+    assert reason_words("open_priority_ticket", stricter) == (
+        "account has an open urgent priority support ticket"
+    )

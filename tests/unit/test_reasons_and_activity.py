@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from advocacy.features import registry
-from advocacy.features.registry import FeatureSpec, ReasonGroup
+from advocacy.features.registry import ReasonGroup
+from advocacy.features.spec import Feature
 from advocacy.models.reasons import group_contributions, top_reasons
 from advocacy.policy.activity import suggest_activity
 from advocacy.settings import Settings
@@ -16,10 +17,10 @@ from advocacy.settings import Settings
 @pytest.fixture
 def tiny_registry(monkeypatch):
     feats = (
-        FeatureSpec("nps_latest", "nps", "numeric", "nps_recent", "latest NPS"),
-        FeatureSpec("nps_days_since", "nps", "numeric", "nps_recent", "days since NPS"),
-        FeatureSpec("usage_days_30", "usage", "numeric", "usage_active", "active days"),
-        FeatureSpec("adv_asks_90d", "advocacy", "numeric", "ask_fatigue", "asks in 90 days"),
+        Feature("nps_latest", "nps", "numeric", "nps_recent", "latest NPS"),
+        Feature("nps_days_since", "nps", "numeric", "nps_recent", "days since NPS"),
+        Feature("usage_days_30", "usage", "numeric", "usage_active", "active days"),
+        Feature("adv_asks_90d", "advocacy", "numeric", "ask_fatigue", "asks in 90 days"),
     )
     groups = {
         "nps_recent": ReasonGroup(
