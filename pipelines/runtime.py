@@ -73,6 +73,9 @@ def prepare_environment(verbose: bool) -> None:
         # Our loggers also log outside flows (validate, generate): no warning for that.
         "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
         "MLFLOW_LOGGING_LEVEL": "INFO" if verbose else "ERROR",
+        # Logging a model from code downloads its artifacts back to validate the input example:
+        # a progress bar per file on stderr, which batch logs do not want.
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "GIT_PYTHON_REFRESH": "quiet",
         "MPLBACKEND": "Agg",
     }

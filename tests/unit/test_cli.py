@@ -269,7 +269,9 @@ def test_environment_defaults_do_not_override_the_user(clean_env, monkeypatch):
     monkeypatch.setenv("PREFECT_LOGGING_EXTRA_LOGGERS", "mylib")
     monkeypatch.setenv(runtime.STARTUP_TIMEOUT_ENV, "33")
     monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
     runtime.prepare_environment(verbose=False)
+    assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"  # no bars in batch logs
     assert os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] == "true"
     assert os.environ["DO_NOT_TRACK"] == "true"
     assert os.environ["PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW"] == "ignore"
