@@ -198,6 +198,21 @@ class PromotionSettings(_Frozen):
     logloss_tolerance: float = Field(
         0.005, ge=0, le=1, description="new log loss may be at most this much above the champion's"
     )
+    min_holdout_rows: int = Field(
+        200, ge=0, description="fewer holdout rows than this: the holdout AUC is too noisy to trust"
+    )
+    min_holdout_positives: int = Field(
+        50, ge=0, description="fewer positive holdout labels than this: too few to trust the AUC"
+    )
+    min_auc_margin_over_rule: float = Field(
+        0.01, ge=0, le=1, description="the model's holdout AUC must beat the NPS rule's by this"
+    )
+    bootstrap_samples: int = Field(
+        500, ge=0, le=100_000, description="bootstrap resamples of the holdout AUC interval"
+    )
+    interval_level: float = Field(
+        0.9, gt=0, lt=1, description="coverage of the bootstrap AUC interval"
+    )
 
 
 class TrackingSettings(_Frozen):

@@ -16,6 +16,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 
 TOP_SHARE = 0.1  # "top decile": the definition of the lift metric, not a tunable
 CALIBRATION_BINS = 10  # equal-width probability bins for the calibration error and curve
+TOP_LIST = 100  # the weekly shortlist's length: "value of the top-100 list"
 
 METRIC_NAMES = (
     "auc",
@@ -24,6 +25,7 @@ METRIC_NAMES = (
     "brier",
     "lift_top_decile",
     "ece",
+    "top100_value",
     "n_rows",
     "base_rate",
 )
@@ -38,6 +40,16 @@ def lift_at(y: np.ndarray, p: np.ndarray, share: float = TOP_SHARE) -> float:
     k = max(1, math.ceil(len(y) * share))
     top = np.argsort(-np.asarray(p, dtype=float), kind="stable")[:k]
     return float(y[top].mean() / base)
+
+
+def top_list_value(y: np.ndarray, p: np.ndarray, k: int = TOP_LIST) -> float:
+    """Positives among the top k by p over the best any list of k could hold (ties: stable)."""
+    y = np.asarray(y, dtype=float)
+    best = min(k, int(y.sum()))
+    if not best:
+        return math.nan
+    top = np.argsort(-np.asarray(p, dtype=float), kind="stable")[:k]
+    return float(y[top].sum() / best)
 
 
 def expected_calibration_error(
@@ -64,6 +76,7 @@ def binary_metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
         "brier": float(brier_score_loss(y, p)),
         "lift_top_decile": lift_at(y, p),
         "ece": expected_calibration_error(y, p),
+        "top100_value": top_list_value(y, p),
         "n_rows": float(len(y)),
         "base_rate": float(y.mean()) if len(y) else math.nan,
     }
