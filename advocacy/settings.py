@@ -23,9 +23,6 @@ DEFAULT_CONFIG_PATH = Path("config/advocacy.yaml")
 
 Days = Annotated[int, Field(ge=1)]
 Direction = Literal[-1, 1]
-# The splitter (models/splits.py) keeps holdout = newest h, valid = newest v of the rest, so the
-# fit slice is (1 - h)(1 - v) >= 1 - (h + v) of the rows before gaps: h + v <= 0.6 keeps >= 40%.
-MAX_EVAL_FRACTION = 0.6
 # validation.max_staleness_days defaults (docs/contracts.md "Freshness"): the newest row before
 # as_of may be at most this many days old; null turns a table's check off.
 DEFAULT_MAX_STALENESS_DAYS: dict[str, int | None] = {
@@ -142,24 +139,40 @@ class LightGBMSettings(_Frozen):
 
 
 class TrainingSettings(_Frozen):
-    """Time-ordered evaluation: fit | gap | valid | gap | holdout, oldest to newest."""
+    """Train period | gap | holdout; params and rounds on time folds; refit on all closed rows."""
 
     holdout_fraction: float = Field(
         0.2, gt=0, lt=0.5, description="newest share of rows, by event time"
-    )
-    valid_fraction: float = Field(
-        0.15,
-        gt=0,
-        lt=0.5,
-        description="newest share of the training period: early stopping + calibration",
     )
     calibration: Literal["isotonic", "sigmoid"] = Field(
         "sigmoid", description="sigmoid keeps the ranking (isotonic ties the top; docs/models.md)"
     )
     seed: int = Field(42, ge=0)
     tune: bool = Field(
-        False,
-        description="small Optuna-free search over num_leaves/min_data_in_leaf via LightGBM CV",
+        True, description="Optuna (seeded TPE) over LightGBM params on the time-ordered folds"
+    )
+    tune_trials: int = Field(20, ge=1, description="tune: at most this many trials per target")
+    tune_min_rows: int = Field(
+        20_000,
+        ge=0,
+        description="tune only when the train period has at least this many rows: below, the "
+        "CV cannot tell trials apart and the best one wins on noise (docs/models.md)",
+    )
+    tune_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="tune: time budget per target (Optuna timeout), in seconds; the first trial "
+        "(the defaults) always completes, so at 1M contacts this is one CV (docs/benchmarks.md)",
+    )
+    tune_folds: int = Field(
+        3,
+        ge=2,
+        description="time-ordered CV folds (gap = label window): params, rounds, calibration",
+    )
+    refit: bool = Field(
+        True,
+        description="the registered model is refit on every closed row (train, gap, holdout); "
+        "false: it is the holdout model, trained on the train period only",
     )
     min_rows: int = Field(200, ge=1, description="refuse to train on fewer rows than this")
     lightgbm: LightGBMSettings = LightGBMSettings()
@@ -167,26 +180,8 @@ class TrainingSettings(_Frozen):
         1, ge=0, description="threads for LightGBM/BLAS while training; 0 = all cores"
     )
     isotonic_min_rows: int = Field(
-        1000, ge=0, description="isotonic needs many rows: smaller valid slices get sigmoid"
+        1000, ge=0, description="isotonic needs many rows: fewer out-of-fold rows get sigmoid"
     )
-    tune_num_leaves: tuple[Annotated[int, Field(ge=2)], ...] = Field(
-        (15, 31, 63), min_length=1, description="tune: num_leaves grid"
-    )
-    tune_min_data_in_leaf: tuple[Annotated[int, Field(ge=1)], ...] = Field(
-        (20, 50, 100), min_length=1, description="tune: min_data_in_leaf grid"
-    )
-    tune_folds: int = Field(3, ge=2, description="tune: time-ordered CV folds on the fit slice")
-
-    @field_validator("valid_fraction")
-    @classmethod
-    def _room_for_the_fit_slice(cls, v: float, info: ValidationInfo) -> float:
-        holdout = _earlier(info, "holdout_fraction")
-        if holdout is not None and holdout + v > MAX_EVAL_FRACTION + 1e-9:
-            raise ValueError(
-                f"holdout_fraction + valid_fraction must be <= {MAX_EVAL_FRACTION} so the fit "
-                f"slice keeps at least 40% of the rows (got {holdout} + {v} = {holdout + v:.2f})"
-            )
-        return v
 
 
 class PromotionSettings(_Frozen):
@@ -198,6 +193,8 @@ class PromotionSettings(_Frozen):
     logloss_tolerance: float = Field(
         0.005, ge=0, le=1, description="new log loss may be at most this much above the champion's"
     )
+    # Small-data mode (models/trust.py): below these the LightGBM model is not trusted and the
+    # run falls back to a simpler ranker (models/fallback.py).
     min_holdout_rows: int = Field(
         200, ge=0, description="fewer holdout rows than this: the holdout AUC is too noisy to trust"
     )
@@ -362,6 +359,10 @@ _IN_TARGET_SPECS = (
 )
 # Keys that were settings once: what became of each. A file that still has one fails with
 # `section.key: <this>`, so nobody believes a knob turns that no longer exists.
+_TUNED_BY_OPTUNA = (
+    "no longer a setting: Optuna searches it on the time-ordered folds (training.tune, "
+    "tune_trials, tune_seconds; models/tuning.py)"
+)
 REMOVED_KEYS: dict[tuple[str, str], str] = {
     ("windows", "usage_windows_days"): _feature_window("features/usage.py"),
     ("windows", "usage_trend_recent_days"): _feature_window("features/usage.py"),
@@ -378,6 +379,10 @@ REMOVED_KEYS: dict[tuple[str, str], str] = {
     "policy: a latest NPS at or below it blocks the ask; -1: off)",
     ("training", "monotone_advocate"): _IN_TARGET_SPECS,
     ("training", "monotone_burnout"): _IN_TARGET_SPECS,
+    ("training", "valid_fraction"): "no longer a setting: early stopping and calibration use "
+    "the time-ordered folds of the train period (training.tune_folds; docs/models.md)",
+    ("training", "tune_num_leaves"): _TUNED_BY_OPTUNA,
+    ("training", "tune_min_data_in_leaf"): _TUNED_BY_OPTUNA,
     ("tracking", "advocate_model_name"): "replaced by tracking.model_names: {advocate: <name>}",
     ("tracking", "burnout_model_name"): "replaced by tracking.model_names: {burnout: <name>}",
 }

@@ -4,7 +4,8 @@ These are the ask-fatigue signals, computed for each point from the contact's ac
 that existed before t, with the ask rules of `features.state` (a completion at or after t
 leaves the ask pending at t). Counts "in the last 90 days" (`RECENT_DAYS`) are by the
 event's own time: asks, declines and no-responses by requested_at (declined/no_response
-carry no time of their own), completions by completed_at.
+carry no time of their own), completions by completed_at. The smoothed acceptance reads
+only outcomes that were settled before t (`outcome_known_sql`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,32 @@ from advocacy.features.spec import Feature, feature, select_sql
 from advocacy.settings import Settings
 
 RECENT_DAYS = 90  # "recent" asks and answers: in the 90 days before t
+YEAR_DAYS = 365  # adv_asks_365d: the ask load of the last year
+# Smoothed acceptance = (yes + PRIOR_WEIGHT * PRIOR) / (closed asks + PRIOR_WEIGHT) over the
+# asks whose response window closed before t (the label rule `advocate_label`), so a pending
+# ask's outcome never shows; a fixed prior (about the demo worlds' long-run acceptance), so it
+# needs no data after t. `features.peers` uses the same rule for colleagues. The window is
+# part of the features' definition (30 days, the default label window), not a setting.
+OUTCOME_WINDOW_DAYS = 30
+ACCEPTANCE_PRIOR = 0.4
+PRIOR_WEIGHT = 3.0
 ASK = "ask_made_before(a.requested_at, p.t)"
 DONE = "activity_completed_before(a.status, a.completed_at, p.t)"
 DECIDED = "(done + declined + silent)"
+
+
+def smoothed_sql(yes: str, closed: str) -> str:
+    """(yes + PRIOR_WEIGHT * PRIOR) / (closed + PRIOR_WEIGHT), NULL counts read as 0."""
+    prior = PRIOR_WEIGHT * ACCEPTANCE_PRIOR
+    return f"(coalesce({yes}, 0) + {prior}) / (coalesce({closed}, 0) + {PRIOR_WEIGHT})"
+
+
+def outcome_known_sql(t: str = "p.t") -> str:
+    """Ask `a`'s outcome known at t: 1 if completed within `OUTCOME_WINDOW_DAYS`, 0 if not,
+    NULL while that window is open at t (or cancelled): the label rule of `features.state`."""
+    window = OUTCOME_WINDOW_DAYS
+    return f"advocate_label(a.status, a.requested_at, a.completed_at, {window}, {t})"
+
 
 _f = partial(feature, "advocacy")
 _n = RECENT_DAYS
@@ -66,6 +90,20 @@ FEATURES: tuple[Feature, ...] = (
         "completed / (completed + declined + no response) asks before t; NaN if none",
     ),
     _f(
+        "adv_acceptance_smoothed",
+        smoothed_sql("closed_yes", "closed"),
+        "adv_acceptance_smoothed",
+        f"(yes + {PRIOR_WEIGHT:g} x {ACCEPTANCE_PRIOR:g}) / (asks + {PRIOR_WEIGHT:g}) over the "
+        f"asks whose {OUTCOME_WINDOW_DAYS}-day response window closed before t (yes = completed "
+        "within it): the acceptance rate, shrunk to a prior when asks are few",
+    ),
+    _f(
+        f"adv_asks_{YEAR_DAYS}d",
+        "coalesce(asks_year, 0)",
+        "adv_year_asks",
+        f"asks made in the last {YEAR_DAYS} days",
+    ),
+    _f(
         "adv_days_since_last_ask",
         "days_between(last_ask, p.t)",
         "adv_last_ask",
@@ -94,6 +132,7 @@ FEATURES: tuple[Feature, ...] = (
 
 def _aggregates() -> str:
     """Per (contact, t): the counts and last times the formulas read."""
+    outcome = outcome_known_sql()
     recent_ask = f"asked_within(a.requested_at, p.t, {RECENT_DAYS})"
     asked_done = f"a.requested_at IS NOT NULL AND {DONE}"
     status = "ask_status_at(a.status, a.completed_at, p.t)"
@@ -103,6 +142,7 @@ def _aggregates() -> str:
         [
             f"count(*) FILTER (WHERE {ASK}) AS asks",
             f"count(*) FILTER (WHERE {recent_ask}) AS asks_recent",
+            f"count(*) FILTER (WHERE asked_within(a.requested_at, p.t, {YEAR_DAYS})) AS asks_year",
             f"count(*) FILTER (WHERE {asked_done}) AS done",
             f"count(*) FILTER (WHERE {asked_done} AND {recent_done}) AS done_recent",
             f"count(*) FILTER (WHERE {ASK} AND {status} = 'declined') AS declined",
@@ -110,6 +150,8 @@ def _aggregates() -> str:
             f"count(*) FILTER (WHERE {ASK} AND {status} = 'no_response') AS silent",
             f"count(*) FILTER (WHERE {recent_ask} AND {status} = 'no_response') AS silent_recent",
             f"count(*) FILTER (WHERE {pending}) AS pending",
+            f"count(*) FILTER (WHERE {outcome} IS NOT NULL) AS closed",
+            f"count(*) FILTER (WHERE {outcome} = 1) AS closed_yes",
             f"max(a.requested_at) FILTER (WHERE {ASK}) AS last_ask",
             f"max(a.completed_at) FILTER (WHERE {DONE}) AS last_done",
             f"count(*) FILTER (WHERE a.requested_at IS NULL AND {DONE}) AS unprompted",

@@ -44,6 +44,14 @@ FEATURES: tuple[Feature, ...] = (
         "latest NPS score minus the one before it",
     ),
     _f(
+        f"nps_slope_last{RECENT_RESPONSES}",
+        f"CASE WHEN len(recent) = {RECENT_RESPONSES} "
+        f"THEN (recent[1] - recent[{RECENT_RESPONSES}]) / {RECENT_RESPONSES - 1} END",
+        "nps_slope",
+        f"score points per survey across the last {RECENT_RESPONSES} NPS answers (the latest "
+        f"minus the {RECENT_RESPONSES}rd last, per step); NaN with fewer answers",
+    ),
+    _f(
         "nps_is_promoter",
         f"{_KNOWN} latest >= {PROMOTER_MIN} END",
         "nps_latest",

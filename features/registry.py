@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from advocacy.features import account, advocacy, contact, nps, support, usage
+from advocacy.features import account, advocacy, contact, nps, peers, support, usage
 from advocacy.features.spec import Feature
 
 
@@ -25,24 +25,39 @@ class ReasonGroup:
     """A sentence template rendered with the row's feature values (str.format syntax).
 
     `needs` lists the features that must be known (not null) for the sentence to make sense.
+    `nonzero` lists the values of which at least one must be non-zero for the sentence to be
+    a reason at all: "opened 0 support tickets" states an absence, never a driver to ask.
     """
 
     name: str
     template: str
     needs: tuple[str, ...]
+    nonzero: tuple[str, ...] = ()
+    at_least: tuple[tuple[str, float], ...] = ()  # (feature, minimum) the sentence needs
 
 
 # Each family module holds FEATURES and `relation(con, points, as_of, settings)`, its query.
-FAMILIES = (nps, usage, support, account, contact, advocacy)
+FAMILIES = (nps, usage, support, account, contact, advocacy, peers)
 # The column order of every frame (the champions' inputs): the families in this order, each
 # in its own declaration order.
 FEATURES: tuple[Feature, ...] = tuple(f for family in FAMILIES for f in family.FEATURES)
 
 
+# Format specs that state an amount: a zero in one of them says "none", not a driver.
+_AMOUNT_SPECS = ("#", "?", "pct", "money", "points", "updown")
+
+
 def _group(name: str, template: str) -> ReasonGroup:
-    """A reason group whose needed features are exactly the fields its sentence uses."""
-    fields = [f for _, f, _, _ in string.Formatter().parse(template) if f]
-    return ReasonGroup(name, template, tuple(dict.fromkeys(fields)))
+    """A reason group whose needed features are exactly the fields its sentence uses.
+
+    Unless `_NONZERO` names them, the values that must not all be zero are the fields
+    written with an amount spec (`_AMOUNT_SPECS`), so a new template is safe by default.
+    """
+    parsed = [(f, spec) for _, f, spec, _ in string.Formatter().parse(template) if f]
+    amounts = [f for f, spec in parsed if spec and spec.startswith(_AMOUNT_SPECS)]
+    nonzero = _NONZERO.get(name, tuple(dict.fromkeys(amounts)))
+    needs = tuple(dict.fromkeys(f for f, _ in parsed))
+    return ReasonGroup(name, template, needs, nonzero, _AT_LEAST.get(name, ()))
 
 
 _TEMPLATES = {
@@ -91,7 +106,29 @@ _TEMPLATES = {
     "adv_last_completion": "last did an advocacy activity {adv_days_since_last_completion:ago}",
     "adv_unprompted": "did {adv_unprompted:#advocacy activity} without being asked",
     "adv_variety": "has done {adv_activity_types_completed:#kind} of advocacy activity",
+    "nps_slope": "NPS {nps_slope_last3:points} per survey over the last three surveys",
+    "adv_acceptance_smoothed": "would say yes to about {adv_acceptance_smoothed:pct} of asks, "
+    "judging by their record",
+    "adv_year_asks": "asked {adv_asks_365d:#time} in the last year",
+    "peer_record": "colleagues at the account said yes to {peer_completions:.0f} of "
+    "{peer_asks:#ask}",
+    "peer_detractors": "{peer_detractor_share:pct} of {peer_nps_answered:#colleague} who "
+    "answered NPS gave a detractor score",
 }
+# Where the amount fields are not the right "is there anything to say" test.
+_NONZERO: dict[str, tuple[str, ...]] = {
+    "usage_7d": ("usage_active_days_7d",),
+    "usage_30d": ("usage_active_days_30d",),
+    "usage_90d": ("usage_active_days_90d",),
+    "adv_record": ("adv_completions",),
+    "adv_refusals": ("adv_declines", "adv_no_responses"),
+    "adv_recent_refusals": ("adv_declines_90d", "adv_no_responses_90d"),
+    # the smoothed rate is the prior (not 0) without a record: say it only with answered asks
+    "adv_acceptance_smoothed": ("adv_completions", "adv_declines", "adv_no_responses"),
+}
+# Sentences that are only true above a count: "on average" needs two surveys (one survey is
+# the `nps_latest` sentence's).
+_AT_LEAST: dict[str, tuple[tuple[str, float], ...]] = {"nps_history": (("nps_responses", 2),)}
 REASON_GROUPS: dict[str, ReasonGroup] = {n: _group(n, t) for n, t in _TEMPLATES.items()}
 
 
@@ -124,8 +161,8 @@ class _Words(dict):
 
     Besides the usual specs ('.0f', ',.0f') a field may use:
     `updown` (relative change: 'up 40%', 'down 12%', 'flat'), `points` ('up 3 points'),
-    `pct` (0.6 -> '60%'), `ago` (days -> 'twelve days ago', 'three months ago'), `duration`
-    (days -> '8 months'), `due` (days until -> 'in 45 days', '12 days overdue'), `money`
+    `pct` (0.6 -> '60%'), `ago` (days -> 'yesterday', 'twelve days ago'), `duration`
+    (days -> '8 months'), `due` (days until -> 'due in 45 days', '12 days overdue'), `money`
     ('$120k'), `a` (text with its article: 'an enterprise'), `#noun` (a count with its
     noun: '1 ask', '3 asks'; '#time' gives 'once', 'twice') and `?yes text|no text`.
     Text values read as words: 'mid_market' -> 'mid-market', 'emea' -> 'EMEA'.
@@ -175,6 +212,8 @@ def _count(n: int, noun: str, spelled: bool = False) -> str:
 
 def _duration(days: float, spelled: bool = False) -> str:
     days = abs(days)
+    if days < 1:
+        return "less than a day"
     if days < _MAX_DAYS_IN_DAYS:
         return _count(int(days), "day", spelled)
     if days < _MAX_DAYS_IN_MONTHS:
@@ -183,17 +222,26 @@ def _duration(days: float, spelled: bool = False) -> str:
 
 
 def _ago(days: float) -> str:
-    if days < 1:
-        return "today"
-    if days < 2:
+    """Calendar days before T. Features count fractional days (`days_between`) up to t, and a
+    run's t is 00:00 UTC of T, so anything 0-1 days back happened yesterday, 1-2 days back
+    the day before: the calendar day is ceil(days) days ago, never "today"."""
+    if days < 0:
+        return f"in {_duration(days)}"  # not possible point-in-time; still says what it is
+    n = math.ceil(days)
+    if n == 0:
+        return "at the start of today"
+    if n == 1:
         return "yesterday"
-    return f"{_duration(days, spelled=True)} ago"
+    return f"{_duration(n, spelled=True)} ago"
 
 
 def _due(days: float) -> str:
+    """Days from T (00:00 UTC) to a date: whole days for date columns."""
     if -1 < days < 1:
-        return "today"
-    return f"in {_duration(days)}" if days > 0 else f"{_duration(days)} overdue"
+        return "due today"
+    if 1 <= days < 2:
+        return "due tomorrow"
+    return f"due in {_duration(days)}" if days > 0 else f"{_duration(days)} overdue"
 
 
 def _updown(change: float, unit: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-Family = Literal["nps", "usage", "support", "account", "contact", "advocacy"]
+Family = Literal["nps", "usage", "support", "account", "contact", "advocacy", "peers"]
 DType = Literal["numeric", "categorical"]
 
 

@@ -1,17 +1,18 @@
-"""Probability calibration on the valid slice (never the holdout).
+"""Probability calibration on out-of-fold raw margins of the time-ordered folds.
 
 The booster's scores rank well but are not probabilities one can multiply: the ask policy is
-biased and early stopping shifts the scale. A calibrator fitted on held-apart, time-later rows
-maps scores to observed rates; the frozen booster itself is not refitted.
+biased and the number of rounds shifts the scale. Each fold's model scores its own, later test
+block; a 1-D map fitted on those out-of-fold margins maps the final booster's raw margin (same
+params, same rounds) to observed rates, with no row scored by a model that saw it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
@@ -21,17 +22,34 @@ Method = Literal["isotonic", "sigmoid"]
 
 
 def calibration_method(requested: Method, n_rows: int, isotonic_min_rows: int) -> Method:
-    """Isotonic steps overfit a small slice (0/1 outputs, tied ranks); fall back to sigmoid."""
+    """Isotonic steps overfit few rows (0/1 outputs, tied ranks); fall back to sigmoid."""
     if requested == "isotonic" and n_rows < isotonic_min_rows:
-        log.info("valid slice has %d < %d rows: sigmoid calibration", n_rows, isotonic_min_rows)
+        log.info("%d < %d out-of-fold rows: sigmoid calibration", n_rows, isotonic_min_rows)
         return "sigmoid"
     return requested
 
 
-def fit_calibrator(
-    classifier: Any, X_valid: pd.DataFrame, y_valid: np.ndarray, method: Method
+class MarginColumn(ClassifierMixin, BaseEstimator):
+    """A "classifier" whose decision function is its one input column: the raw margin."""
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> MarginColumn:
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(X, dtype=float)[:, 0]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return (self.decision_function(X) > 0).astype(int)
+
+
+def fit_margin_calibrator(
+    margins: np.ndarray, y: np.ndarray, method: Method
 ) -> CalibratedClassifierCV:
-    """Calibrate an already fitted classifier on the valid slice (sklearn 1.9: FrozenEstimator)."""
-    if len(np.unique(y_valid)) < 2:
-        raise ValueError("the valid slice holds one class only: cannot calibrate")
-    return CalibratedClassifierCV(FrozenEstimator(classifier), method=method).fit(X_valid, y_valid)
+    """A fitted `CalibratedClassifierCV` whose one map takes the booster's raw margin
+    (`pyfunc_model.calibration_maps`), fitted on out-of-fold margins and labels."""
+    if len(np.unique(y)) < 2:
+        raise ValueError("the out-of-fold rows hold one class only: cannot calibrate")
+    frozen = FrozenEstimator(MarginColumn().fit(None, None))
+    X = np.asarray(margins, dtype=float).reshape(-1, 1)
+    return CalibratedClassifierCV(frozen, method=method).fit(X, np.asarray(y, dtype=int))

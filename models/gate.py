@@ -4,7 +4,11 @@ Nothing here touches MLflow. `models/tracking.py` loads the current champion, sc
 NEW holdout rows and hands the result here as one of:
 
 - `None`: there is no champion yet -> promote;
-- `ChampionScore`: the champion's AUC and log loss on the new holdout -> compare (below);
+- `ChampionScore`: the champion's AUC and log loss on the new holdout -> compare (below).
+  A champion refit on every closed row at an earlier T has learnt from most of the new
+  holdout (its `advocacy.trained_until` tag falls inside it): its own recorded holdout
+  numbers stand in (`basis` says so; `tracking.evaluate_champion`), since scoring it on rows
+  it saw against a holdout model that did not would keep every champion forever;
 - `CannotEvaluate`: the champion truly cannot be evaluated on the new rows. Only two cases
   qualify, and the tracking code builds this value only for them:
   1. its input schema needs columns the new rows lack (`FeatureColumnsError`), or
@@ -18,6 +22,13 @@ The comparison: the new version is promoted only if
 
     new AUC      >= champion AUC      - promotion.auc_tolerance
     new log loss <= champion log loss + promotion.logloss_tolerance
+
+Rankers (`models/fallback.py`): a version carries LightGBM or, when the holdout did not trust
+the model, the calibrated NPS rule (`nps_rule`). The gate does not care which: `new` holds the
+numbers of the ranker the new version carries, the champion is scored on the same holdout rows
+whatever it carries, and the same comparison decides. So a fallback never displaces a better
+LightGBM champion, and a LightGBM model replaces a rule champion only by doing as well on the
+rows at hand. The decision text names both rankers when either is not LightGBM.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from typing import Literal
 from advocacy.settings import Settings
 
 Kind = Literal["no_champion", "beats_champion", "keeps_champion", "champion_cannot_evaluate"]
+LIGHTGBM = "lightgbm"  # the default ranker (pyfunc_model.KIND_LIGHTGBM)
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,8 @@ class ChampionScore:
     version: int
     auc: float
     log_loss: float
+    ranker: str = LIGHTGBM  # what the champion ranks with
+    basis: str = "the new holdout"  # which rows (or record) the champion's numbers come from
 
     def metrics(self) -> dict[str, float]:
         return {"auc": self.auc, "log_loss": self.log_loss}
@@ -61,7 +75,10 @@ class GateDecision:
 
 
 def compare(
-    new: Mapping[str, float], champion: Mapping[str, float], settings: Settings
+    new: Mapping[str, float],
+    champion: Mapping[str, float],
+    settings: Settings,
+    basis: str = "the new holdout",
 ) -> tuple[bool, str]:
     """AUC may drop at most auc_tolerance, log loss may rise at most logloss_tolerance."""
     tol = settings.promotion
@@ -70,7 +87,7 @@ def compare(
     detail = (
         f"AUC {new['auc']:.4f} vs champion {champion['auc']:.4f} (tolerance {tol.auc_tolerance}), "
         f"log loss {new['log_loss']:.4f} vs champion {champion['log_loss']:.4f} "
-        f"(tolerance {tol.logloss_tolerance}) on the new holdout"
+        f"(tolerance {tol.logloss_tolerance}) on {basis}"
     )
     if auc_ok and loss_ok:
         return True, f"beats or matches the champion: {detail}"
@@ -78,14 +95,25 @@ def compare(
     return False, f"kept the champion: {failed} worse; {detail}"
 
 
+def _rankers(new_ranker: str, champion_ranker: str) -> str:
+    """' (new nps_rule vs champion lightgbm)' when either is not LightGBM, else ''."""
+    if new_ranker == champion_ranker == LIGHTGBM:
+        return ""
+    return f" (new {new_ranker} vs champion {champion_ranker})"
+
+
 def decide(
     new: Mapping[str, float],
     champion: ChampionScore | CannotEvaluate | None,
     settings: Settings,
+    *,
+    new_ranker: str = LIGHTGBM,
 ) -> GateDecision:
-    """The gate. `new` holds the new version's holdout `auc` and `log_loss`."""
+    """The gate. `new` holds the new version's holdout `auc` and `log_loss`: the numbers of the
+    ranker it carries (`new_ranker`)."""
     if champion is None:
-        return GateDecision(True, "no_champion", "no champion yet: promoted", None, None)
+        text = "no champion yet: promoted" + ("" if new_ranker == LIGHTGBM else f" ({new_ranker})")
+        return GateDecision(True, "no_champion", text, None, None)
     if isinstance(champion, CannotEvaluate):
         text = (
             f"champion v{champion.version} could not score the new holdout ({champion.reason}): "
@@ -94,8 +122,7 @@ def decide(
         return GateDecision(True, "champion_cannot_evaluate", text, champion.version, None)
     if not isinstance(champion, ChampionScore):
         raise TypeError(f"champion must be ChampionScore, CannotEvaluate or None: {champion!r}")
-    promoted, text = compare(new, champion.metrics(), settings)
+    promoted, text = compare(new, champion.metrics(), settings, champion.basis)
     kind: Kind = "beats_champion" if promoted else "keeps_champion"
-    return GateDecision(
-        promoted, kind, f"v{champion.version}: {text}", champion.version, champion.metrics()
-    )
+    text = f"v{champion.version}: {text}{_rankers(new_ranker, champion.ranker)}"
+    return GateDecision(promoted, kind, text, champion.version, champion.metrics())

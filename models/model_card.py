@@ -20,8 +20,10 @@ TOP_FEATURES_IN_CARD = 10
 COMMON_CAVEATS = [
     "Metrics come from a time holdout: the newest rows, separated from training by a gap at "
     "least as long as the label window. They describe the recent past, not the future.",
-    "Probabilities are calibrated on the valid slice (not the holdout); the holdout calibration "
-    "error shows how well that held.",
+    "Probabilities are calibrated on out-of-fold margins of time-ordered folds (never the "
+    "holdout); the holdout calibration error shows how well that held.",
+    "Holdout metrics judge the holdout model (train period only); the registered model is refit "
+    "with the same parameters on every closed row, including the holdout.",
     "Reasons come from LightGBM contributions in log-odds; they explain the model, not causes.",
 ]
 
@@ -47,15 +49,25 @@ def metrics_markdown(metrics: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def _ranker_line(fitted: FittedTarget) -> str:
+    """What the registered version ranks with; a fallback says why (docs/fallback.md)."""
+    if fitted.trust is None or fitted.trust.trusted:
+        return "- ranks with: LightGBM (the holdout trusts it)\n"
+    return (
+        f"- ranks with: the calibrated NPS rule ({fitted.ranker}), NOT the LightGBM model "
+        f"below: {fitted.trust.reason} (docs/fallback.md)\n"
+    )
+
+
 def _split_lines(fitted: FittedTarget) -> list[str]:
     s = fitted.split
     return [
-        f"- fit: {s.fit_start} .. {s.fit_end} ({len(s.fit_idx)} rows)",
-        f"- valid (early stopping, calibration): {s.valid_start} .. {s.valid_end} "
-        f"({len(s.valid_idx)} rows)",
+        f"- train period (tuning folds, holdout model): {s.fit_start} .. {s.fit_end} "
+        f"({len(s.fit_idx)} rows)",
         f"- holdout (metrics, promotion): {s.holdout_start} .. {s.holdout_end} "
         f"({len(s.holdout_idx)} rows)",
-        f"- gap before valid and before holdout: {s.gap_days} days (the label window)",
+        f"- gap before the holdout and between folds: {s.gap_days} days (the label window)",
+        f"- registered model trained on {fitted.refit_rows} rows",
     ]
 
 
@@ -87,9 +99,11 @@ def render_model_card(
         "## Data window (time-ordered, never shuffled)\n" + "\n".join(_split_lines(fitted)),
         "## Holdout metrics\n" + metrics_markdown(fitted.metrics),
         "## Model\n"
+        + _ranker_line(fitted)
         + f"- LightGBM, best iteration {fitted.best_iteration}, "
         + f"{len(fitted.features)} features ({len(fitted.categorical)} categorical)\n"
-        + f"- calibration: {fitted.calibration} on the valid slice\n"
+        + f"- calibration: {fitted.calibration} on out-of-fold margins\n"
+        + f"- tuning: {fitted.tuning}\n"
         + f"- monotone constraints: { {f: c for f, c in constrained.items() if c} }",
         "## Strongest features (total gain)\n"
         + "\n".join(f"- {name}: {value:.1f}" for name, value in top.items()),

@@ -115,6 +115,7 @@ def flaml_peer(data: PeerData) -> np.ndarray:
         verbose=0,
         log_file_name="",
         retrain_full=True,
+        mlflow_logging=False,  # else FLAML logs its trials into the caller's active MLflow run
     )
     hold = _as_category(_text(data.holdout, data), data, levels)
     return np.asarray(automl.predict_proba(hold))[:, 1]

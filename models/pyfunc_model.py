@@ -3,11 +3,17 @@
 This file is also the registered model's code (MLflow models-from-code): it imports only
 third-party packages, never `advocacy`, so a registered version loads and serves in any
 environment built from its logged requirements (`REQUIREMENTS`). The fitted state travels as
-artifacts, written by `AdvocacyModel.save_artifacts` and read back by `load_context`:
+artifacts, written by `AdvocacyModel.save_artifacts` and read back by `load_context`.
 
-- `booster.txt`: the LightGBM booster as its text model, cut at the best iteration;
-- `calibration.pkl`: the calibrator's fitted 1-D maps (scikit-learn objects only);
-- `model.json`: target, feature list and the category encoder.
+A model is one of two kinds (`model.json` `"kind"`; absent in format 1 = `lightgbm`):
+
+- `lightgbm`: `booster.txt` (the booster's text model, cut at the best iteration),
+  `calibration.pkl` (the calibrator's fitted 1-D maps, scikit-learn objects only) and
+  `model.json` (target, feature list, category encoder);
+- `nps_rule`: the small-data fallback ranker (`advocacy.models.fallback` builds it): a clipped
+  linear rule on one column and a sigmoid map over its log-odds, all numbers in `model.json`.
+  Its contributions put the rule's log-odds minus the base's on the rule's column, the base's
+  log-odds on `bias`, and 0 elsewhere, so reasons work as for the booster.
 
 Training evaluates exactly the object that is logged: the in-memory model scores through a
 text round trip of its booster and the same calibration maps, so the registry reproduces it.
@@ -43,7 +49,11 @@ ARTIFACT_FILES = {
     CALIBRATION_ARTIFACT: "calibration.pkl",
     SPEC_ARTIFACT: "model.json",
 }
-FORMAT_VERSION = 1
+# Format 1: LightGBM only, no "kind". Format 2 adds "kind" (and the `nps_rule` kind). An older
+# copy of this file refuses format 2 by name instead of looking for a booster that is not there.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+KIND_LIGHTGBM, KIND_NPS_RULE = "lightgbm", "nps_rule"
 
 
 class FeatureColumnsError(KeyError):
@@ -147,16 +157,70 @@ class Scorer:
         return calibrate(self.maps, self.booster.predict(encoded, raw_score=self.raw_score))
 
 
-class AdvocacyModel(mlflow.pyfunc.PythonModel):
-    """Booster + calibration maps + encoder + feature list, as one pyfunc.
+def _logit(p: np.ndarray | float) -> np.ndarray:
+    p = np.asarray(p, dtype=float)
+    return np.log(p) - np.log1p(-p)
 
-    Built two ways: by training (`classifier` = the fitted LGBMClassifier, `calibrator` = the
-    fitted `CalibratedClassifierCV`; both may be set after construction), or empty by MLflow
-    and filled by `load_context` from the logged artifacts. Both score through one `Scorer`.
+
+@dataclass(frozen=True)
+class RuleScorer:
+    """A clipped linear rule on one column, p = clip(offset + scale * x) (unknown x: `missing`),
+    then a sigmoid map over its log-odds: proba = 1 / (1 + exp(-(slope * logit(p) + intercept))).
+
+    Plain numbers only, so the rule needs no pickle. Which rule and which numbers is decided
+    where it is built (`advocacy.models.fallback`), not here.
+    """
+
+    column: str
+    offset: float
+    scale: float
+    low: float
+    high: float
+    missing: float
+    slope: float
+    intercept: float
+
+    def rule(self, X: pd.DataFrame) -> np.ndarray:
+        x = pd.to_numeric(X[self.column], errors="coerce").to_numpy(dtype=float)
+        p = np.where(np.isnan(x), self.missing, self.offset + self.scale * x)
+        return np.clip(p, self.low, self.high)
+
+    def raw(self, X: pd.DataFrame) -> np.ndarray:
+        """The rule's log-odds: the raw score the sigmoid map and the contributions work on."""
+        return _logit(self.rule(X))
+
+    def proba(self, X: pd.DataFrame) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(self.slope * self.raw(X) + self.intercept)))
+
+    def contributions(self, X: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+        """Rule log-odds minus the base's on `column`, the base's on `bias`, 0 elsewhere."""
+        bias = float(_logit(np.clip(self.missing, self.low, self.high)))
+        out = pd.DataFrame(0.0, index=X.index, columns=[*features, BIAS_COLUMN])
+        out[self.column] = self.raw(X) - bias
+        out[BIAS_COLUMN] = bias
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RuleScorer:
+        values = {k: raw[k] for k in cls.__dataclass_fields__}
+        return cls(**{k: v if k == "column" else float(v) for k, v in values.items()})
+
+
+class AdvocacyModel(mlflow.pyfunc.PythonModel):
+    """Booster + calibration maps + encoder + feature list (or a `RuleScorer`), as one pyfunc.
+
+    Built three ways: by training (`classifier` = the fitted LGBMClassifier, `calibrator` = the
+    fitted `CalibratedClassifierCV`; both may be set after construction), by the fallback
+    (`rule` = a `RuleScorer`), or empty by MLflow and filled by `load_context` from the logged
+    artifacts. A booster model scores through one `Scorer`, a rule model through its rule.
     """
 
     _scorer: Scorer | None = None
     _source: tuple[Any, Any] | None = None  # the (classifier, calibrator) _scorer was built from
+    rule: RuleScorer | None = None  # class default: versions pickled before kinds have none
 
     def __init__(
         self,
@@ -166,12 +230,19 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
         encoder: CategoryEncoder | None = None,
         features: Sequence[str] = (),
         target: str = "",
+        rule: RuleScorer | None = None,
     ) -> None:
         self.classifier = classifier
         self.calibrator = calibrator
         self.encoder = encoder if encoder is not None else CategoryEncoder()
         self.features = list(features)
         self.target = target
+        self.rule = rule
+
+    @property
+    def kind(self) -> str:
+        """`nps_rule` for a rule model, else `lightgbm` (the registry's `advocacy.ranker`)."""
+        return KIND_NPS_RULE if self.rule is not None else KIND_LIGHTGBM
 
     def scorer(self) -> Scorer:
         """The scorer of the fitted objects (rebuilt when they are replaced), or the loaded one."""
@@ -188,11 +259,14 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
             raise RuntimeError("the model is neither fitted nor loaded")
         return self._scorer
 
-    def encode(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The model's numeric view of raw feature columns, in training order."""
+    def _check_columns(self, X: pd.DataFrame) -> None:
         missing = [f for f in self.features if f not in X.columns]
         if missing:
             raise FeatureColumnsError(f"input lacks feature columns: {missing}")
+
+    def encode(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The model's numeric view of raw feature columns, in training order."""
+        self._check_columns(X)
         numeric = [f for f in self.features if f not in self.encoder.categories]
         frame = X[self.features].copy()
         frame[numeric] = frame[numeric].astype("float64")
@@ -202,6 +276,9 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
         """Calibrated probability of the positive class, one per row."""
         if len(X) == 0:
             return np.empty(0, dtype=float)
+        if self.rule is not None:
+            self._check_columns(X)
+            return self.rule.proba(X)
         return self.scorer().proba(self.encode(X))
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -209,6 +286,9 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
         columns = [*self.features, BIAS_COLUMN]
         if len(X) == 0:
             return pd.DataFrame(columns=columns, index=X.index, dtype="float64")
+        if self.rule is not None:
+            self._check_columns(X)
+            return self.rule.contributions(X, self.features)
         values = self.scorer().booster.predict(self.encode(X), pred_contrib=True)
         return pd.DataFrame(values, columns=columns, index=X.index)
 
@@ -218,17 +298,22 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
 
     def save_artifacts(self, folder: Path) -> dict[str, str]:
         """Write the fitted state into `folder`; the `artifacts=` mapping for `log_model`."""
+        spec: dict[str, Any] = {
+            "format": FORMAT_VERSION,
+            "kind": self.kind,
+            "target": str(self.target),
+            "features": self.features,
+            "categories": self.encoder.to_dict(),
+        }
+        if self.rule is not None:  # a rule is all numbers: model.json only
+            path = Path(folder) / ARTIFACT_FILES[SPEC_ARTIFACT]
+            path.write_text(json.dumps({**spec, "rule": self.rule.to_dict()}, indent=1))
+            return {SPEC_ARTIFACT: str(path)}
         scorer = self.scorer()
         paths = {name: Path(folder) / file for name, file in ARTIFACT_FILES.items()}
         paths[BOOSTER_ARTIFACT].write_text(scorer.booster.model_to_string())
         paths[CALIBRATION_ARTIFACT].write_bytes(pickle.dumps(scorer.maps))
-        spec = {
-            "format": FORMAT_VERSION,
-            "target": str(self.target),
-            "features": self.features,
-            "categories": self.encoder.to_dict(),
-            "calibrated_on_raw_score": scorer.raw_score,
-        }
+        spec["calibrated_on_raw_score"] = scorer.raw_score
         paths[SPEC_ARTIFACT].write_text(json.dumps(spec, indent=1))
         return {name: str(path) for name, path in paths.items()}
 
@@ -239,12 +324,19 @@ class AdvocacyModel(mlflow.pyfunc.PythonModel):
         """
         if not getattr(context, "artifacts", None) and getattr(self, "classifier", None):
             return
-        paths = {name: Path(context.artifacts[name]) for name in ARTIFACT_FILES}
-        spec = json.loads(paths[SPEC_ARTIFACT].read_text())
-        if spec.get("format") != FORMAT_VERSION:
+        spec = json.loads(Path(context.artifacts[SPEC_ARTIFACT]).read_text())
+        if spec.get("format") not in READABLE_FORMATS:
             raise ValueError(f"unknown model artifact format {spec.get('format')!r}")
+        kind = spec.get("kind", KIND_LIGHTGBM)  # format 1 knew one kind only
+        if kind not in (KIND_LIGHTGBM, KIND_NPS_RULE):
+            raise ValueError(f"unknown model kind {kind!r}")
         self.target, self.features = spec["target"], list(spec["features"])
         self.encoder = CategoryEncoder.from_dict(spec["categories"])
+        if kind == KIND_NPS_RULE:
+            self.rule = RuleScorer.from_dict(spec["rule"])
+            return
+        self.rule = None
+        paths = {name: Path(context.artifacts[name]) for name in ARTIFACT_FILES}
         self._scorer = Scorer(
             booster=lgb.Booster(model_str=paths[BOOSTER_ARTIFACT].read_text()),
             maps=pickle.loads(paths[CALIBRATION_ARTIFACT].read_bytes()),  # sklearn objects only

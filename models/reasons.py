@@ -1,8 +1,10 @@
 """Plain-word reasons from LightGBM contributions (`pred_contrib`).
 
 Contributions of features that express one idea (a reason group in the feature registry)
-are summed, so "latest NPS" and "days since NPS" become one sentence. The strongest
-positive groups are rendered with the contact's own values.
+are summed, so "latest NPS" and "days since NPS" become one sentence. A reason is a driver
+that sets the contact apart: the group's contribution minus the population's typical one
+(`reference_contributions`, the median), so a trait everyone shares is nobody's reason. The
+strongest relative drivers above `MIN_RELATIVE` are rendered with the contact's own values.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pandas as pd
 from advocacy.features import registry
 
 SEPARATOR = "; "
+# Log-odds a group must add above the population's typical contribution to be a reason.
+MIN_RELATIVE = 0.05
 
 
 def group_contributions(contrib: pd.DataFrame) -> pd.DataFrame:
@@ -30,22 +34,38 @@ def group_contributions(contrib: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(summed, columns=names, index=contrib.index)
 
 
-def top_reasons(
-    contrib: pd.DataFrame, values: pd.DataFrame, top_n: int, *, min_contribution: float = 0.0
-) -> list[str]:
-    """For each row, the `top_n` strongest positive reasons, joined by '; '.
+def reference_contributions(grouped: pd.DataFrame) -> pd.Series:
+    """The population's typical contribution per group: the median, not the mean.
 
-    Groups whose sentence can't be rendered (a needed value unknown) are skipped and the next
-    strongest takes their place. Selection is vectorised; only the chosen (row, group) pairs
-    are rendered, from just the columns their template uses, so a million rows stay cheap.
+    Most groups are zero-inflated (no tickets, no invites); the median is what the typical
+    contact gets, so sharing it is worth 0, whereas the mean would credit the majority for
+    not being the minority.
+    """
+    return grouped.median(axis=0)
+
+
+def top_reasons(
+    contrib: pd.DataFrame,
+    values: pd.DataFrame,
+    top_n: int,
+    *,
+    reference: pd.Series | None = None,
+    min_contribution: float = MIN_RELATIVE,
+) -> list[str]:
+    """For each row, the `top_n` strongest relative drivers, joined by '; '.
+
+    A group's score is its contribution minus `reference` (the population's, see
+    `reference_contributions`; None: absolute contributions). Groups whose sentence can't be
+    rendered (a needed value unknown) or would state only zeros (`ReasonGroup.nonzero`) are
+    skipped and the next strongest takes their place. Selection is vectorised; only the chosen
+    (row, group) pairs are rendered, from just the columns their template uses.
     """
     grouped = group_contributions(contrib)
     names = list(grouped.columns)
     scores = grouped.to_numpy(copy=True)
-    for j, group in enumerate(names):
-        needs = list(registry.REASON_GROUPS[group].needs)
-        if needs:
-            scores[~values[needs].notna().all(axis=1).to_numpy(), j] = -np.inf
+    if reference is not None:
+        scores -= reference.reindex(names).fillna(0.0).to_numpy(dtype=float)
+    scores[~_sayable(values, names)] = -np.inf
     scores[scores <= min_contribution] = -np.inf
     top = np.argsort(-scores, axis=1, kind="stable")[:, : min(top_n, len(names))]
     chosen = np.take_along_axis(scores, top, axis=1) > -np.inf
@@ -56,6 +76,21 @@ def top_reasons(
             records = values.iloc[rows][_template_fields(group)].to_dict("records")
             texts[rows, slots] = [registry.render_reason(group, r) or "" for r in records]
     return [SEPARATOR.join(t for t in row if t) for row in texts]
+
+
+def _sayable(values: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """rows x groups: every needed value known, not all of `nonzero` zero, `at_least` met."""
+    ok = np.ones((len(values), len(names)), dtype=bool)
+    for j, group in enumerate(names):
+        spec = registry.REASON_GROUPS[group]
+        if spec.needs:
+            ok[:, j] &= values[list(spec.needs)].notna().all(axis=1).to_numpy()
+        if spec.nonzero:
+            amounts = values[list(spec.nonzero)].apply(pd.to_numeric, errors="coerce")
+            ok[:, j] &= (amounts.fillna(0.0) != 0).any(axis=1).to_numpy()
+        for column, minimum in spec.at_least:
+            ok[:, j] &= (pd.to_numeric(values[column], errors="coerce") >= minimum).to_numpy()
+    return ok
 
 
 def _template_fields(group: str) -> list[str]:

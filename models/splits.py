@@ -1,9 +1,10 @@
-"""Time-ordered splits: fit | gap | valid | gap | holdout, oldest to newest.
+"""Time-ordered splits: train period | gap | holdout, oldest to newest.
 
 Labels look forward (an ask's answer comes within the response window, a burnout within the
 horizon), so a training row at t "knows" what happened up to t + window. A gap at least as long
-as the window between slices keeps those outcomes from overlapping the next slice's period:
-every row left of a boundary has t + gap < boundary. Rows are never shuffled.
+as the window keeps those outcomes from overlapping the next period: every row left of a
+boundary has t + gap < boundary. Rows are never shuffled. Early stopping, tuning and calibration
+happen on time-ordered folds inside the train period (`time_folds`), not on a slice of their own.
 """
 
 from __future__ import annotations
@@ -25,42 +26,29 @@ log = logging.getLogger(__name__)
 
 
 class SplitError(ValueError):
-    """The frame cannot be split into non-empty fit, valid and holdout slices."""
+    """The frame cannot be split into a non-empty train period and holdout."""
 
 
 @dataclass(frozen=True)
 class TimeSplit:
-    """Positional row indices of each slice, and the boundaries that separate them."""
+    """Positional row indices of each period, and the boundaries that separate them.
+
+    `fit_idx` is the train period: the rows the holdout model learns from (t + gap < holdout
+    start). The champion candidate is refit on every row (train, gap and holdout)."""
 
     fit_idx: np.ndarray
-    valid_idx: np.ndarray
     holdout_idx: np.ndarray
     gap_days: int
     fit_start: pd.Timestamp
-    fit_end: pd.Timestamp  # newest t in fit
-    valid_start: pd.Timestamp
-    valid_end: pd.Timestamp
+    fit_end: pd.Timestamp  # newest t in the train period
     holdout_start: pd.Timestamp
     holdout_end: pd.Timestamp
 
     def as_params(self) -> dict[str, str | int]:
         """Flat, MLflow-friendly description of the split."""
-        stamps = {
-            name: str(getattr(self, name))
-            for name in (
-                "fit_start",
-                "fit_end",
-                "valid_start",
-                "valid_end",
-                "holdout_start",
-                "holdout_end",
-            )
-        }
-        sizes = {
-            "n_fit": len(self.fit_idx),
-            "n_valid": len(self.valid_idx),
-            "n_holdout": len(self.holdout_idx),
-        }
+        names = ("fit_start", "fit_end", "holdout_start", "holdout_end")
+        stamps = {name: str(getattr(self, name)) for name in names}
+        sizes = {"n_fit": len(self.fit_idx), "n_holdout": len(self.holdout_idx)}
         return {"gap_days": self.gap_days, **stamps, **sizes}
 
 
@@ -71,12 +59,10 @@ def _newest_share_start(t: pd.Series, fraction: float) -> pd.Timestamp:
     return pd.Timestamp(ordered[cut])
 
 
-def time_split(
-    t: pd.Series, *, holdout_fraction: float, valid_fraction: float, gap_days: int
-) -> TimeSplit:
-    """Split rows by their time `t`: holdout = newest share, valid = newest share of the rest.
+def time_split(t: pd.Series, *, holdout_fraction: float, gap_days: int) -> TimeSplit:
+    """Split rows by their time `t`: holdout = newest share, train = rows a gap before it.
 
-    Rows inside a gap are dropped: they belong to no slice.
+    Rows inside the gap belong to neither period (the refit sees them).
     """
     t = pd.to_datetime(pd.Series(t)).reset_index(drop=True)
     if t.isna().any():
@@ -85,23 +71,15 @@ def time_split(
     pos = np.arange(len(t))
     holdout_start = _newest_share_start(t, holdout_fraction)
     holdout = pos[(t >= holdout_start).to_numpy()]
-    train_mask = (t + gap < holdout_start).to_numpy()
-    if not train_mask.any():
-        raise SplitError(f"no rows older than the holdout start {holdout_start} minus {gap}")
-    valid_start = _newest_share_start(t[train_mask], valid_fraction)
-    valid = pos[train_mask & (t >= valid_start).to_numpy()]
-    fit = pos[train_mask & (t + gap < valid_start).to_numpy()]
+    fit = pos[(t + gap < holdout_start).to_numpy()]
     if len(fit) == 0:
-        raise SplitError(f"no rows older than the valid start {valid_start} minus {gap}")
+        raise SplitError(f"no rows older than the holdout start {holdout_start} minus {gap}")
     split = TimeSplit(
         fit_idx=fit,
-        valid_idx=valid,
         holdout_idx=holdout,
         gap_days=gap_days,
         fit_start=t.iloc[fit].min(),
         fit_end=t.iloc[fit].max(),
-        valid_start=valid_start,
-        valid_end=t.iloc[valid].max(),
         holdout_start=holdout_start,
         holdout_end=t.iloc[holdout].max(),
     )
@@ -114,14 +92,14 @@ def split_for_target(frame: pd.DataFrame, spec: TargetSpec, settings: Settings) 
     return time_split(
         frame["t"],
         holdout_fraction=settings.training.holdout_fraction,
-        valid_fraction=settings.training.valid_fraction,
         gap_days=spec.label_window(settings),
     )
 
 
 def time_folds(t: pd.Series, n_folds: int, gap_days: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Expanding-window CV folds: fold k validates on the k-th time block and trains on rows
-    older than that block minus the gap (for tuning on the fit slice; never shuffled)."""
+    """Expanding-window CV folds: fold k validates on the k-th of n_folds + 1 time blocks and
+    trains on rows older than that block minus the gap (never shuffled). The test blocks
+    together are the out-of-fold rows calibration is fitted on."""
     t = pd.to_datetime(pd.Series(t)).reset_index(drop=True)
     ordered = np.sort(t.to_numpy())
     pos = np.arange(len(t))

@@ -13,6 +13,15 @@ A training goes through two steps:
    rolls the aliases of this step back, so either every earned promotion happens or none does.
    Retrying the step is harmless.
 
+Small-data fallback (`models/fallback.py`, docs/fallback.md): a target whose LightGBM model the
+holdout does not trust is registered with the NPS rule instead. Such a version is logged,
+registered and tagged like any other (`advocacy.ranker` = `nps_rule`, `advocacy.fallback_reason`,
+`advocacy.trust`), and it carries the numbers of the ranker it holds: the gate judges the
+calibrated rule's own holdout AUC and log loss (`holdout_ranker_*`) against the champion scored
+on the same holdout rows, whatever either ranker is. So a fallback replaces a LightGBM champion
+only when it does at least as well on those rows; otherwise the champion keeps scoring, and the
+report says which ranker the champion is.
+
 Scoring jobs load models by that alias, never "the latest". A missing or emptied local store is
 an error (`TrackingStoreError`), not a silently re-created empty registry.
 """
@@ -48,7 +57,7 @@ from mlflow.models import infer_signature, validate_schema
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss, roc_auc_score
 
-from advocacy.models import gate
+from advocacy.models import fallback, gate
 from advocacy.models.evaluate import METRIC_NAMES
 from advocacy.models.model_card import render_model_card
 from advocacy.models.pyfunc_model import CODE_FILE, REQUIREMENTS, is_feature_columns_error
@@ -79,8 +88,13 @@ METRIC_PREFIX = {
     BASELINE_NPS: "holdout_nps",
     BASELINE_LOGREG: "holdout_logreg",
 }
+RANKER_PREFIX = "holdout_ranker"  # the carried ranker's own holdout numbers (what the gate uses)
 # Tags this project sets on runs (and the run key also on model versions).
 TAG_RUN_KEY = "advocacy.run_key"
+TAG_RANKER = "advocacy.ranker"  # lightgbm | nps_rule (runs and versions)
+TAG_FALLBACK_REASON = "advocacy.fallback_reason"  # only on fallback versions: why
+TAG_TRAINED_UNTIL = "advocacy.trained_until"  # newest row t the registered model learnt from
+TAG_TRUST = "advocacy.trust"  # `Trust.to_dict()` as JSON: the holdout's verdict and numbers
 TAG_MODEL_URI = "advocacy.model_uri"
 TAG_HOST = "advocacy.host"
 TAG_PID = "advocacy.pid"
@@ -123,6 +137,10 @@ class Candidate:
     reused: bool  # found from an earlier attempt of the same training, not logged again
     fitted: FittedTarget = field(repr=False, compare=False)
 
+    @property
+    def ranker(self) -> str:
+        return ranker_of(self.fitted)
+
 
 @dataclass(frozen=True)
 class RegistryOutcome:
@@ -135,6 +153,8 @@ class RegistryOutcome:
     champion_before: int | None
     metrics: dict[str, float]
     reused: bool = False
+    ranker: str = fallback.LIGHTGBM  # what the new version ranks with
+    fallback_reason: str = ""  # why it is not LightGBM ('' when it is)
 
 
 # ------------------------------------------------------------------ the store
@@ -343,6 +363,52 @@ def flat_metrics(metrics: Mapping[str, Mapping[str, float]]) -> dict[str, float]
     }
 
 
+def ranker_of(fitted: FittedTarget) -> str:
+    """What the fitted model ranks with: `lightgbm`, or `nps_rule` when the holdout fell back."""
+    return str(getattr(fitted, "ranker", fallback.LIGHTGBM))
+
+
+def _interval_metrics(fitted: FittedTarget, settings: Settings) -> dict[str, float]:
+    """Bootstrap AUC interval of the model (always) and, with few asks, of every predictor."""
+    trust = getattr(fitted, "trust", None)
+    if trust is None:
+        return {}
+    intervals = {MODEL: (trust.auc_low, trust.auc_high)}
+    if fallback.few_asks(trust, settings):
+        columns = {BASELINE_NPS: "p_baseline_nps", BASELINE_LOGREG: "p_baseline_logreg"}
+        intervals |= fallback.auc_intervals(fitted.holdout, columns, settings)
+    out = {"trust_positives": float(trust.positives), "trust_margin": float(trust.margin)}
+    for predictor, (low, high) in intervals.items():
+        prefix = METRIC_PREFIX.get(predictor, predictor)
+        out |= {f"{prefix}_auc_low": float(low), f"{prefix}_auc_high": float(high)}
+    return out
+
+
+def candidate_metrics(fitted: FittedTarget, settings: Settings) -> dict[str, float]:
+    """Run metrics: each predictor's holdout numbers, the carried ranker's (`holdout_ranker_*`,
+    what the gate judges) and the bootstrap AUC intervals."""
+    if ranker_of(fitted) == fallback.LIGHTGBM:
+        ranker = fitted.metrics[MODEL]
+    else:  # the calibrated rule on the same holdout rows, as the gate scores a champion
+        labels = fitted.holdout["label"].to_numpy(dtype=int)
+        ranker = fallback.ranker_metrics(fitted.model, fitted.holdout_features, labels)
+    ranked = {f"{RANKER_PREFIX}_{name}": float(ranker[name]) for name in METRIC_NAMES}
+    return flat_metrics(fitted.metrics) | ranked | _interval_metrics(fitted, settings)
+
+
+def ranker_tags(fitted: FittedTarget) -> dict[str, str]:
+    """`advocacy.ranker`, the trust verdict as JSON, and (fallback only) the reason."""
+    ranker, trust = ranker_of(fitted), getattr(fitted, "trust", None)
+    tags = {TAG_RANKER: ranker}
+    if getattr(fitted, "trained_until", None) is not None:
+        tags[TAG_TRAINED_UNTIL] = pd.Timestamp(fitted.trained_until).isoformat()
+    if trust is not None:
+        tags[TAG_TRUST] = json.dumps(trust.to_dict())
+        if ranker != fallback.LIGHTGBM:
+            tags[TAG_FALLBACK_REASON] = trust.reason[:REASON_MAX_CHARS]
+    return tags
+
+
 def _flatten(prefix: str, value: Any) -> dict[str, str]:
     """Nested settings as dotted MLflow params (`training.lightgbm.num_leaves`)."""
     if isinstance(value, Mapping) and value and all(PARAM_KEY.fullmatch(str(k)) for k in value):
@@ -389,8 +455,13 @@ def run_key(
         "features": list(fitted.features),
         "categorical": list(fitted.categorical),
         "calibration": fitted.calibration,
+        "ranker": ranker_of(fitted),
     }
     digest = hashlib.sha256(json.dumps(head, sort_keys=True, default=str).encode())
+    rule = getattr(fitted.model, "rule", None)
+    if rule is not None:  # the fallback ranker: its numbers are its whole state
+        digest.update(json.dumps(rule.to_dict(), sort_keys=True).encode())
+        return digest.hexdigest()
     booster = getattr(fitted.model.classifier, "booster_", None)
     if booster is not None:
         digest.update(booster.model_to_string().encode())
@@ -469,6 +540,7 @@ def _log_run(
         "as_of": str(as_of),
         "model_name": model_name,
         TAG_RUN_KEY: key,
+        **ranker_tags(fitted),
         **run_identity_tags(),
     }
     run_name = f"{fitted.target}-{as_of}"
@@ -508,7 +580,7 @@ def _find_registered(
 
 
 def _register_version(model_name: str, model_uri: str, key: str, fitted: FittedTarget) -> int:
-    tags = {TAG_RUN_KEY: key, "target": fitted.target}
+    tags = {TAG_RUN_KEY: key, "target": fitted.target, **ranker_tags(fitted)}
     return int(mlflow.register_model(model_uri, model_name, tags=tags).version)
 
 
@@ -523,7 +595,7 @@ def register_candidate(
     uri = mlflow.get_tracking_uri()
     client = MlflowClient()
     model_name = fitted.spec.model_name(settings)
-    metrics = flat_metrics(fitted.metrics)
+    metrics = candidate_metrics(fitted, settings)
     key = run_key(fitted, settings, as_of=as_of, data_fingerprint=data_fingerprint)
     experiment_id = _ensure_experiment(uri, settings)
     timeout = settings.tracking.lock_timeout_seconds
@@ -634,6 +706,8 @@ class Champion:
     run_id: str
     metrics: dict[str, float]  # that version's run metrics (holdout_model_auc, ...)
     model: Any = field(repr=False)  # the scorer: predict_proba(X), contributions(X)
+    ranker: str = fallback.LIGHTGBM  # version tag `advocacy.ranker` (absent before: lightgbm)
+    trust: dict[str, Any] | None = None  # version tag `advocacy.trust`; None before the check
 
 
 def _pinned_champion(client: MlflowClient, spec: TargetSpec, settings: Settings) -> int:
@@ -660,10 +734,14 @@ def load_champion(spec: TargetSpec, settings: Settings) -> Champion:
     client = MlflowClient()
     name, alias = spec.model_name(settings), settings.tracking.champion_alias
     version = _pinned_champion(client, spec, settings)
-    run_id = str(client.get_model_version(name, str(version)).run_id)
+    mv = client.get_model_version(name, str(version))
+    run_id = str(mv.run_id)
     model = _scorer(_load_version(client, name, alias, version))
     metrics = {k: float(v) for k, v in client.get_run(run_id).data.metrics.items()}
-    return Champion(spec, name, version, run_id, metrics, model)
+    tags = dict(mv.tags or {})
+    ranker = tags.get(TAG_RANKER) or getattr(model, "kind", fallback.LIGHTGBM)
+    trust = json.loads(tags[TAG_TRUST]) if TAG_TRUST in tags else None
+    return Champion(spec, name, version, run_id, metrics, model, ranker, trust)
 
 
 def champion_run_id(spec: TargetSpec, settings: Settings) -> str:
@@ -681,10 +759,19 @@ def _short_reason(exc: BaseException) -> str:
 
 
 def evaluate_champion(
-    champion: mlflow.pyfunc.PyFuncModel, version: int, fitted: FittedTarget
+    champion: mlflow.pyfunc.PyFuncModel,
+    version: int,
+    fitted: FittedTarget,
+    *,
+    trained_until: pd.Timestamp | None = None,
+    recorded: Mapping[str, float] | None = None,
 ) -> gate.ChampionScore | gate.CannotEvaluate:
-    """The champion's AUC and log loss on the NEW holdout rows.
+    """The champion's AUC and log loss on the NEW holdout rows, when it has not learnt from them.
 
+    A champion refit on every closed row at an earlier T (`trained_until`, its version tag, is
+    inside the new holdout) has seen most of those rows, and the new version's holdout model
+    has learnt from fewer: scoring it there would keep any champion forever. Its own `recorded`
+    holdout numbers (from its run: a model that had not seen its holdout) stand in instead.
     `CannotEvaluate` only in the two documented cases: its input schema needs columns the new
     rows lack, or MLflow's schema enforcement rejects the new frame's column types. Anything
     else raised while scoring propagates.
@@ -704,6 +791,14 @@ def evaluate_champion(
             return gate.CannotEvaluate(
                 version, f"MLflow schema enforcement rejected the new rows: {_short_reason(exc)}"
             )
+    ranker = str(getattr(_scorer(champion), "kind", fallback.LIGHTGBM))
+    start = pd.Timestamp(pd.to_datetime(fitted.holdout["t"]).min())
+    if trained_until is not None and trained_until >= start and recorded is not None:
+        basis = (
+            f"each one's own time holdout (the champion learnt from the new holdout's rows up "
+            f"to {trained_until.date()}, so its recorded numbers stand in)"
+        )
+        return gate.ChampionScore(version, recorded["auc"], recorded["log_loss"], ranker, basis)
     try:
         p = np.asarray(champion.predict(frame), dtype=float)
     except KeyError as exc:  # the loaded model raises its own copy's FeatureColumnsError
@@ -715,7 +810,25 @@ def evaluate_champion(
         version=version,
         auc=float(roc_auc_score(y, p)),
         log_loss=float(log_loss(y, np.clip(p, 0.0, 1.0), labels=[0, 1])),
+        ranker=ranker,
     )
+
+
+def _champion_record(
+    client: MlflowClient, model_name: str, version: int
+) -> tuple[pd.Timestamp | None, dict[str, float] | None]:
+    """The champion's `advocacy.trained_until` tag and its run's own holdout numbers."""
+    mv = client.get_model_version(model_name, str(version))
+    until = (mv.tags or {}).get(TAG_TRAINED_UNTIL)
+    metrics = client.get_run(str(mv.run_id)).data.metrics
+    prefix = RANKER_PREFIX if f"{RANKER_PREFIX}_auc" in metrics else METRIC_PREFIX[MODEL]
+    names = (f"{prefix}_auc", f"{prefix}_log_loss")
+    recorded = (
+        {"auc": metrics[names[0]], "log_loss": metrics[names[1]]}
+        if all(n in metrics for n in names)
+        else None
+    )
+    return (pd.Timestamp(until) if until else None), recorded
 
 
 # ------------------------------------------------------------------ promotion
@@ -727,8 +840,12 @@ class _Plan:
     already: bool = False  # the candidate already holds the alias (a retried promotion)
 
 
-def _new_metrics(fitted: FittedTarget) -> dict[str, float]:
-    return {"auc": fitted.metrics[MODEL]["auc"], "log_loss": fitted.metrics[MODEL]["log_loss"]}
+def _new_metrics(c: Candidate) -> dict[str, float]:
+    """The carried ranker's holdout numbers: LightGBM's, or the fallback rule's own."""
+    return {
+        "auc": c.metrics[f"{RANKER_PREFIX}_auc"],
+        "log_loss": c.metrics[f"{RANKER_PREFIX}_log_loss"],
+    }
 
 
 def _gate(
@@ -739,8 +856,9 @@ def _gate(
     if champion is not None:
         alias = settings.tracking.champion_alias
         model = _load_version(client, c.model_name, alias, champion)
-        score = evaluate_champion(model, champion, c.fitted)
-    return gate.decide(_new_metrics(c.fitted), score, settings)
+        until, recorded = _champion_record(client, c.model_name, champion)
+        score = evaluate_champion(model, champion, c.fitted, trained_until=until, recorded=recorded)
+    return gate.decide(_new_metrics(c), score, settings, new_ranker=c.ranker)
 
 
 def _recorded(client: MlflowClient, c: Candidate, alias: str) -> _Plan:
@@ -777,8 +895,8 @@ def _decision_tags(plan: _Plan) -> dict[str, str]:
         "promotion.kind": d.kind,
         "promotion.decision": d.text,
         "promotion.champion_before": str(plan.champion_before or "none"),
-        "promotion.new_auc": f"{m['holdout_model_auc']:.6f}",
-        "promotion.new_log_loss": f"{m['holdout_model_log_loss']:.6f}",
+        "promotion.new_auc": f"{m[f'{RANKER_PREFIX}_auc']:.6f}",
+        "promotion.new_log_loss": f"{m[f'{RANKER_PREFIX}_log_loss']:.6f}",
         **{f"promotion.champion_{k}": f"{v:.6f}" for k, v in (d.champion_metrics or {}).items()},
     }
 
@@ -893,6 +1011,7 @@ def promote_candidates(
             target=c.target, run_id=c.run_id, model_name=c.model_name, version=c.version,
             promoted=plan.decision.promoted, decision=plan.decision.text,
             champion_before=plan.champion_before, metrics=c.metrics, reused=c.reused,
+            ranker=c.ranker, fallback_reason=ranker_tags(c.fitted).get(TAG_FALLBACK_REASON, ""),
         )  # fmt: skip
         outcomes.append(outcome)
     return outcomes

@@ -12,6 +12,7 @@ file, the data folder, the out folder. Start-up, logging and signals: `pipelines
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -220,10 +221,13 @@ def _out(args: argparse.Namespace) -> str | None:
 def _print_published(published: str) -> None:
     folder = Path(published)
     print(f"published to {folder}")
-    from advocacy.pipelines.outputs import FILES
+    from advocacy.pipelines.outputs import FILES, ranker_lines
 
     for name in [*sorted(FILES[:-1]), FILES[-1]]:  # the list first, the manifest last
         print(f"  {folder / name}")
+    manifest = json.loads((folder / FILES[-1]).read_text(encoding="utf-8"))
+    for line in ranker_lines(manifest):  # the small-data fallback, said plainly
+        print(line)
 
 
 def _print_table(rows: list[dict]) -> None:

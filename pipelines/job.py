@@ -29,6 +29,7 @@ from advocacy.models.targets import TARGETS, TargetSpec
 from advocacy.models.train import fit_target
 from advocacy.pipelines import lineage, outputs, publish, runtime
 from advocacy.policy import activity, ranking
+from advocacy.policy.eligibility import ineligible_reason
 from advocacy.settings import Settings
 
 if TYPE_CHECKING:
@@ -241,11 +242,21 @@ def fit_model(rows: TrainingRows, settings: Settings) -> FittedTarget:
     return fit_target(rows.frame, rows.spec, settings, facts=rows.facts)
 
 
+def eligible_rows(rows: ScoringRows, settings: Settings) -> pd.Series:
+    """True per scoring row (in `rows.features` order) that the eligibility rules let be asked."""
+    facts = rows.features[["contact_id"]].merge(
+        rows.eligibility, on="contact_id", how="left", validate="one_to_one"
+    )
+    return ineligible_reason(facts, settings).isna()
+
+
 def score_and_rank(
     rows: ScoringRows, champions: Sequence[Champion], settings: Settings
 ) -> pd.DataFrame:
+    """Scores with reasons relative to the eligible population (whom the list picks among)."""
     models = {c.spec.name: c.model for c in champions}
-    scored = score.score_population(rows.features, models, settings)
+    mask = eligible_rows(rows, settings).to_numpy()
+    scored = score.score_population(rows.features, models, settings, reference_mask=mask)
     return ranking.rank_population(scored, rows.eligibility, settings)
 
 

@@ -132,11 +132,13 @@ def outcome_row(outcome: Any) -> dict[str, Any]:
         "model": outcome.model_name,
         "version": outcome.version,
         "promoted": outcome.promoted,
+        "ranker": getattr(outcome, "ranker", "lightgbm"),
         "auc": round(m.get("holdout_model_auc", float("nan")), 4),
         "auc_nps": round(m.get("holdout_nps_auc", float("nan")), 4),
         "auc_logreg": round(m.get("holdout_logreg_auc", float("nan")), 4),
         "log_loss": round(m.get("holdout_model_log_loss", float("nan")), 4),
         "decision": outcome.decision,
+        "fallback_reason": getattr(outcome, "fallback_reason", ""),
         "run_id": outcome.run_id,
     }
 
@@ -150,7 +152,11 @@ def summary_markdown(bundle: RunBundle, published: Path) -> str:
         f"- scored {counts['scored']:,} contacts, {counts['eligible']:,} eligible, "
         f"{counts['shortlisted']} on the list",
     ]
-    lines += [f"- {m['title']}: `{m['name']}` v{m['version']}" for m in bundle.models]
+    lines += [
+        f"- {m['title']}: `{m['name']}` v{m['version']}, ranks with {m.get('ranker', 'lightgbm')}"
+        + (f" (fallback: {m['reason']})" if m.get("fallback") else "")
+        for m in bundle.models
+    ]
     return "\n".join(lines)
 
 

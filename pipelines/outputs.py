@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from advocacy.models import fallback
+from advocacy.models.trust import Trust
 from advocacy.pipelines.publish import sha256_of
 from advocacy.pipelines.report import render_report
 from advocacy.policy.eligibility import rules_summary
@@ -45,6 +47,14 @@ COMPARED = (
     ("nps", "Latest-NPS rule"),
     ("logreg", "Logistic regression"),
 )
+# A fallback champion (models/fallback.py): the rule it scores with first, LightGBM named unused.
+FALLBACK_COMPARED = (
+    ("ranker", "NPS rule, calibrated (scores this week)"),
+    ("model", "LightGBM (not trusted, not used)"),
+    ("nps", "Latest-NPS rule"),
+    ("logreg", "Logistic regression"),
+)
+RANKER_WORDS = {fallback.LIGHTGBM: "LightGBM", fallback.RULE: "the NPS rule"}
 
 
 def now_utc() -> str:
@@ -128,32 +138,66 @@ def write_candidates_csv(
 
 
 # ---------------------------------------------------------------- the models that scored
-def champion_summary(champion: Champion) -> dict[str, Any]:
-    """Registry version, run id and holdout metrics of a model that scored this run."""
+def champion_summary(champion: Champion, settings: Settings | None = None) -> dict[str, Any]:
+    """Registry version, run id, holdout metrics, and which ranker scored this run and why.
+
+    `fallback`: the banner's numbers when the champion is the NPS-rule fallback (else None);
+    `few_asks`: its holdout was too small to read closely, so every AUC shows its interval.
+    """
     metrics = dict(champion.metrics)
-    rows = []
-    for key, label in COMPARED:
-        prefix = f"holdout_{key}_"
-        m = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
-        if m:
-            rows.append(
-                {
-                    "label": label,
-                    **{k: _fmt(m.get(k)) for k in ("auc", "pr_auc", "log_loss", "brier")},
-                    "lift": _fmt(m.get("lift_top_decile"), 2),
-                    "n": int(m["n_rows"]) if "n_rows" in m else "",
-                }
-            )
+    ranker = getattr(champion, "ranker", fallback.LIGHTGBM)
+    raw_trust = getattr(champion, "trust", None)
+    trust = Trust.from_dict(raw_trust) if raw_trust else None
+    entry = fallback.summary(trust, ranker)
+    few = trust is not None and settings is not None and fallback.few_asks(trust, settings)
+    compared = COMPARED if ranker == fallback.LIGHTGBM else FALLBACK_COMPARED
+    rows = [row for key, label in compared if (row := _metric_row(metrics, key, label, few))]
     spec = champion.spec
+    banner = _banner(entry, settings) if ranker != fallback.LIGHTGBM else None
     return {
-        "target": spec.name, "title": spec.title, "name": champion.name,
-        "version": int(champion.version), "run_id": champion.run_id, "metrics": metrics,
-        "rows": rows,
+        "target": spec.name, "title": spec.title, "score_column": spec.score_column,
+        "name": champion.name, "version": int(champion.version), "run_id": champion.run_id,
+        "metrics": metrics, "rows": rows, **entry, "few_asks": few, "fallback": banner,
+        "ranker_words": RANKER_WORDS.get(ranker, ranker),
+    }  # fmt: skip
+
+
+def _metric_row(
+    metrics: dict[str, float], key: str, label: str, all_intervals: bool
+) -> dict[str, Any] | None:
+    """One line of the model table; the AUC interval for the model (or all, with few asks)."""
+    prefix = f"holdout_{key}_"
+    m = {k.removeprefix(prefix): v for k, v in metrics.items() if k.startswith(prefix)}
+    if not m:
+        return None
+    show = key == "model" or all_intervals
+    low, high = m.get("auc_low"), m.get("auc_high")
+    interval = f"[{low:.2f}, {high:.2f}]" if show and low is not None and high is not None else ""
+    return {
+        "label": label,
+        **{k: _fmt(m.get(k)) for k in ("auc", "pr_auc", "log_loss", "brier")},
+        "auc_interval": interval,
+        "lift": _fmt(m.get("lift_top_decile"), 2),
+        "n": int(m["n_rows"]) if "n_rows" in m else "",
+    }
+
+
+def _banner(entry: dict[str, Any], settings: Settings | None) -> dict[str, Any]:
+    """The numbers the report's fallback banner states (NaN-free: None reads as 'n/a')."""
+    interval = entry.get("interval") or {}
+    margin = settings.promotion.min_auc_margin_over_rule if settings is not None else None
+    return {
+        "reason": entry.get("reason") or "the holdout did not trust the model",
+        "holdout_rows": entry.get("holdout_rows"), "positives": entry.get("positives"),
+        "model_auc": _fmt(interval.get("auc")), "low": _fmt(interval.get("low")),
+        "high": _fmt(interval.get("high")),
+        "level": round(100 * interval["level"]) if interval.get("level") else None,
+        "rule_auc": _fmt(entry.get("rule_auc")), "margin": margin,
     }  # fmt: skip
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
+    return "" if value is None or value != value else f"{value:.{digits}f}"  # NaN != NaN
 
 
 # ---------------------------------------------------------------- the bundle
@@ -183,7 +227,7 @@ class RunBundle:
         settings: Settings,
     ) -> RunBundle:
         """The bundle of one run: no I/O (the champions carry their metrics)."""
-        models = [champion_summary(c) for c in champions]
+        models = [champion_summary(c, settings) for c in champions]
         versions = {m["name"]: m["version"] for m in models}
         return cls(
             as_of=as_of, scores=scores_table(ranked, as_of, versions), candidates=candidates,
@@ -233,9 +277,26 @@ class RunBundle:
         }
 
 
+MANIFEST_MODEL_KEYS = (
+    "target", "name", "version", "run_id",
+    "ranker", "verdict", "reason", "interval", "holdout_rows", "positives", "rule_auc",
+)  # fmt: skip
+
+
 def _manifest_model(m: dict[str, Any]) -> dict[str, Any]:
+    """One model in run.json: its version, what it ranks with and why (docs/fallback.md)."""
     holdout = {k: v for k, v in m["metrics"].items() if k.startswith("holdout_")}
-    return {k: m[k] for k in ("target", "name", "version", "run_id")} | {"holdout_metrics": holdout}
+    return {k: m[k] for k in MANIFEST_MODEL_KEYS if k in m} | {"holdout_metrics": holdout}
+
+
+def ranker_lines(manifest: dict[str, Any]) -> list[str]:
+    """One plain line per model of run.json that scored with the fallback ranker (the CLI)."""
+    return [
+        f"{m['target']}: ranked by the NPS rule (fallback), not LightGBM: {m.get('reason') or '-'} "
+        f"({m['name']} v{m['version']}; docs/fallback.md)"
+        for m in manifest.get("models", [])
+        if m.get("ranker", fallback.LIGHTGBM) != fallback.LIGHTGBM
+    ]
 
 
 def settings_summary(settings: Settings) -> dict[str, Any]:
@@ -244,5 +305,7 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
         "max_per_account": settings.ranking.max_per_account,
         "response_window_days": settings.windows.response_window_days,
         "burnout_horizon_days": settings.windows.burnout_horizon_days,
+        "min_holdout_rows": settings.promotion.min_holdout_rows,
+        "min_holdout_positives": settings.promotion.min_holdout_positives,
         **rules_summary(settings),
     }

@@ -174,6 +174,30 @@ class WorldConfig:
     accept_trend: float = 2.0  # engagement trend (engagement minus its slow average)
     accept_trait: float = 0.9
     accept_fatigue: float = 0.6  # per unit of fatigue at the time of the ask
+    # Structure a linear model cannot express (docs/synthetic-data.md "Interactions"):
+    accept_fatigue_cliff: float = 1.5  # extra loss once fatigue passes the cliff ...
+    accept_fatigue_cliff_at: float = 1.6  # ... (about two asks in the last month)
+    accept_sat_trend_engaged: float = 4.0  # satisfaction trend counts only for active users
+    satisfaction_slow_weeks: float = 12.0  # satisfaction trend = it minus its EMA over this
+    account_culture_sd: float = 0.8  # shared advocacy culture of an account (logit scale)
+    accept_persona_activity: Mapping[str, Mapping[str, float]] = _mapping(
+        {
+            "executive": {"speaking": 1.2, "advisory_board": 1.0, "review": -1.2,
+                          "social_post": -1.0},
+            "champion": {"case_study": 1.0, "reference_call": 0.6, "review": -0.4},
+            "admin": {"referral": 0.8, "review": 0.5, "speaking": -1.2, "case_study": -0.6},
+            "end_user": {"review": 0.9, "social_post": 0.6, "speaking": -1.5,
+                         "case_study": -1.0, "reference_call": -0.8},
+        }
+    )  # fmt: skip
+    accept_persona_segment: Mapping[str, Mapping[str, float]] = _mapping(
+        {
+            "executive": {"enterprise": 1.2, "smb": -1.0},
+            "champion": {"mid_market": 0.6},
+            "admin": {"enterprise": -0.8, "smb": 0.6},
+            "end_user": {"smb": 1.0, "enterprise": -1.2},
+        }
+    )  # an enterprise executive lends their name; an smb end user writes the review
     activity_effect: Mapping[str, float] = _mapping(
         {
             "review": 0.4,
@@ -230,9 +254,12 @@ class WorldConfig:
         _check_keys("persona", self.persona_usage, PERSONAS)
         _check_keys("persona", self.ask_bias_persona, PERSONAS)
         _check_keys("persona", self.activity_mix, PERSONAS)
+        _check_keys("persona", self.accept_persona_activity, PERSONAS)
+        _check_keys("persona", self.accept_persona_segment, PERSONAS)
         _check_keys("activity_type", self.activity_effect, ACTIVITY_TYPES)
         _check_keys("activity_type", self.completion_median_days, ACTIVITY_TYPES)
-        for mix in (*self.activity_mix.values(), self.unprompted_mix):
+        mixes = (*self.activity_mix.values(), *self.accept_persona_activity.values())
+        for mix in (*mixes, self.unprompted_mix):
             unknown = set(mix) - set(ACTIVITY_TYPES)
             if unknown:
                 raise ValueError(f"unknown activity types in config: {sorted(unknown)}")

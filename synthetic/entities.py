@@ -34,6 +34,7 @@ class Accounts:
     size: np.ndarray  # contacts per account
     first: np.ndarray  # index of the account's first contact
     health: np.ndarray
+    culture: np.ndarray  # shared advocacy culture: shifts every contact's acceptance
     renewal_years: np.ndarray
     renewal_day: np.ndarray  # next renewal the simulation will reach
     churn_day: np.ndarray  # NEVER = not churned
@@ -124,6 +125,7 @@ def make_accounts(
         size=size,
         first=np.concatenate([[0], np.cumsum(size)[:-1]]),
         health=rng.normal(size=n) + cfg.health_enterprise_bonus * (segment == 2),
+        culture=rng.normal(0.0, cfg.account_culture_sd, n),
         renewal_years=renewal_years,
         renewal_day=renewal_day,
         churn_day=np.full(n, NEVER, dtype=np.int64),

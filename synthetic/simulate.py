@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from advocacy.data_contracts.tables import ACTIVITY_STATUSES, ACTIVITY_TYPES, PERSONAS
+from advocacy.data_contracts.tables import ACTIVITY_STATUSES, ACTIVITY_TYPES, PERSONAS, SEGMENTS
 from advocacy.synthetic.config import WorldConfig
 from advocacy.synthetic.entities import Accounts, Contacts
 from advocacy.synthetic.pools import COMMENT_KINDS, EVENT_BASE, EVENT_PERSONA_LIFT
@@ -49,6 +49,7 @@ class ContactState:
     """The latent, time-varying state of every contact."""
 
     satisfaction: np.ndarray
+    satisfaction_slow: np.ndarray
     engagement: np.ndarray
     engagement_slow: np.ndarray
     slope: np.ndarray  # current engagement trend regime (log-rate change per week)
@@ -64,6 +65,10 @@ class ContactState:
     @property
     def trend(self) -> np.ndarray:
         return self.engagement - self.engagement_slow
+
+    @property
+    def satisfaction_trend(self) -> np.ndarray:
+        return self.satisfaction - self.satisfaction_slow
 
 
 @dataclass
@@ -109,8 +114,10 @@ def init_state(
     stationary_sd = cfg.satisfaction_noise / np.sqrt(2 * cfg.satisfaction_reversion)
     eng_sd = cfg.engagement_noise / np.sqrt(2 * cfg.engagement_reversion)
     engagement = rng.normal(0.0, eng_sd, n)
+    satisfaction = level + rng.normal(0.0, stationary_sd, n)
     return ContactState(
-        satisfaction=level + rng.normal(0.0, stationary_sd, n),
+        satisfaction=satisfaction,
+        satisfaction_slow=satisfaction.copy(),
         engagement=engagement,
         engagement_slow=engagement.copy(),
         slope=rng.normal(0.0, cfg.engagement_trend_sd, n),
@@ -191,6 +198,7 @@ def _evolve(w: World, wk: Week) -> None:
         + cfg.engagement_noise * rng.normal(size=n)
     )
     st.engagement_slow += (st.engagement - st.engagement_slow) / cfg.engagement_slow_weeks
+    st.satisfaction_slow += (st.satisfaction - st.satisfaction_slow) / cfg.satisfaction_slow_weeks
     st.fatigue *= 0.5 ** (wk.fraction / cfg.fatigue_half_life_weeks)
 
 
@@ -319,20 +327,36 @@ def _activity_types(rng: np.random.Generator, cfg: WorldConfig, persona: np.ndar
     return kind
 
 
-def accept_probability(
-    cfg: WorldConfig, con: Contacts, st: ContactState, who: np.ndarray, kind: np.ndarray
-) -> np.ndarray:
-    """The true chance that `who` says yes to an ask of type `kind` right now."""
+def accept_probability(w: World, who: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    """The true chance that `who` says yes to an ask of type `kind` right now.
+
+    Besides the additive terms it holds what real programs show and a linear model misses:
+    the kind of ask and the account's segment suit some personas and not others, fatigue
+    has a cliff, a rising satisfaction matters only for people who use the product, and
+    accounts share a culture.
+    """
+    cfg, con, st = w.cfg, w.con, w.st
     persona_eff = np.array([cfg.persona_advocacy[p] for p in PERSONAS])
     type_eff = np.array([cfg.activity_effect[t] for t in ACTIVITY_TYPES])
+    pair = cfg.accept_persona_activity
+    pair_eff = np.array([[pair[p].get(t, 0.0) for t in ACTIVITY_TYPES] for p in PERSONAS])
+    seg = cfg.accept_persona_segment
+    seg_eff = np.array([[seg[p].get(g, 0.0) for g in SEGMENTS] for p in PERSONAS])
+    persona, fatigue = con.persona[who], st.fatigue[who]
+    engaged = st.engagement[who] > 0
     logit = (
         cfg.accept_intercept
         + cfg.accept_satisfaction * st.satisfaction[who]
         + cfg.accept_trend * st.trend[who]
         + cfg.accept_trait * con.trait[who]
-        + persona_eff[con.persona[who]]
+        + persona_eff[persona]
         + type_eff[kind]
-        - cfg.accept_fatigue * st.fatigue[who]
+        + pair_eff[persona, kind]
+        + seg_eff[persona, w.acc.segment[con.account[who]]]
+        - cfg.accept_fatigue * fatigue
+        - cfg.accept_fatigue_cliff * (fatigue > cfg.accept_fatigue_cliff_at)
+        + cfg.accept_sat_trend_engaged * st.satisfaction_trend[who] * engaged
+        + w.acc.culture[con.account[who]]
     )
     return sigmoid(logit)
 
@@ -347,7 +371,7 @@ def _asks(w: World, active: np.ndarray, wk: Week) -> Rows:
     who = ix[rng.random(len(ix)) < p]
     kind = _activity_types(rng, cfg, con.persona[who])
     requested = event_times(rng, wk, len(who), cfg.business_hours_share, ASK_MARGIN_SEC)
-    accepted = rng.random(len(who)) < accept_probability(cfg, con, st, who, kind)
+    accepted = rng.random(len(who)) < accept_probability(w, who, kind)
     status, completed = _outcomes(rng, cfg, w.tl, kind, requested, accepted)
     st.fatigue[who] += cfg.fatigue_per_ask + cfg.fatigue_per_completion * accepted
     st.ever_asked[who] = True
@@ -399,7 +423,7 @@ def _unprompted(w: World, active: np.ndarray, wk: Week) -> Rows:
     persona_eff = np.array([cfg.persona_advocacy[p] for p in PERSONAS])
     logit = (
         cfg.unprompted_intercept
-        + cfg.unprompted_trait * (con.trait + persona_eff[con.persona])
+        + cfg.unprompted_trait * (con.trait + persona_eff[con.persona] + w.acc.culture[con.account])
         + cfg.unprompted_satisfaction * st.satisfaction
         + cfg.unprompted_engagement * st.engagement
     )

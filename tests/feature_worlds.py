@@ -8,6 +8,7 @@ the real typed views.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -149,8 +150,13 @@ class World:
     def connect(self, folder: Path, fmt: str = "csv"):
         return connect(self.write(folder, fmt))
 
-    def cut(self, at: datetime) -> World:
-        """The export of this world taken at `at`: later rows gone, later changes undone."""
+    def cut(self, at: datetime, unsettled_days: int | None = None) -> World:
+        """The export of this world taken at `at`: later rows gone, later changes undone.
+
+        Declines and no-responses carry no time, so this export keeps them as they are
+        (`features.state`); with `unsettled_days`, an ask whose window of that many days is
+        still open at `at` is pending in the export instead: its answer is not given yet.
+        """
         at = pd.Timestamp(at)
         out = World()
 
@@ -185,8 +191,17 @@ class World:
                 continue
             if row["status"] == "completed" and not seen(row["completed_at"]):
                 row = {**row, "status": "pending", "completed_at": None}
+            if unsettled_days is not None and _unsettled(row, unsettled_days, seen):
+                row = {**row, "status": "pending"}
             out.rows["advocacy_activities"].append(row)
         return out
+
+
+def _unsettled(row: dict[str, Any], days: int, seen: Callable[[Any], bool]) -> bool:
+    """A declined or unanswered ask whose `days`-day window has not closed when exported."""
+    if row["status"] not in ("declined", "no_response") or row["requested_at"] is None:
+        return False
+    return not seen(pd.Timestamp(row["requested_at"]) + pd.Timedelta(days=days))
 
 
 def _parquet_ready(frame: pd.DataFrame, table: str) -> pd.DataFrame:

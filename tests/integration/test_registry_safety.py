@@ -295,7 +295,7 @@ def test_a_champion_failing_unexpectedly_on_the_second_model_promotes_neither(
     advocate = _register(fewer, store)  # would be promoted: there is no advocate champion
     burnout_again = _register(good["burnout"], store, as_of="2025-12-08")  # a later week
 
-    def broken(model, version, fitted):
+    def broken(model, version, fitted, **champion_record):
         raise RuntimeError("champion scoring blew up")
 
     monkeypatch.setattr(tracking, "evaluate_champion", broken)

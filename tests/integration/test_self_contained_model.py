@@ -36,7 +36,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from advocacy.models import tracking
-from advocacy.models.calibrate import fit_calibrator
+from advocacy.models.calibrate import fit_margin_calibrator
 from advocacy.models.pyfunc_model import CODE_FILE, AdvocacyModel, CategoryEncoder
 
 pytestmark = pytest.mark.slow
@@ -120,7 +120,8 @@ def _fitted_model(X: pd.DataFrame, y: np.ndarray) -> AdvocacyModel:
         callbacks=[lgb.early_stopping(5, verbose=False)],
     )
     model.classifier = clf
-    model.calibrator = fit_calibrator(clf, E[500:650], y[500:650], "sigmoid")
+    margin = clf.predict(E[500:650], raw_score=True)
+    model.calibrator = fit_margin_calibrator(margin, y[500:650], "sigmoid")
     return model
 
 

@@ -16,7 +16,7 @@ from advocacy.models.splits import split_for_target
 from advocacy.models.targets import ADVOCATE, BURNOUT
 from advocacy.models.train import FittedTarget, fit_target
 from advocacy.settings import Settings, TrackingSettings
-from tests.model_frames import CATEGORICAL, FEATURES, frame_spec, make_frame
+from tests.model_frames import CATEGORICAL, FEATURES, frame_spec, make_frame, with_training
 
 pytestmark = pytest.mark.slow
 
@@ -39,8 +39,8 @@ def weak() -> FittedTarget:
     """Trained on labels shuffled within the training period; the holdout keeps the truth."""
     frame = make_frame(seed=1)
     split = split_for_target(frame, ADVOCATE, Settings())
-    train = np.concatenate([split.fit_idx, split.valid_idx])
     rng = np.random.default_rng(7)
+    train = split.fit_idx
     frame.loc[train, "label"] = rng.permutation(frame.loc[train, "label"].to_numpy())
     return _fit(frame, "advocate")
 
@@ -88,6 +88,7 @@ def test_first_training_registers_both_and_sets_champion(store, good):
         card = mlflow.artifacts.load_text(f"runs:/{outcome.run_id}/model_card.md")
         assert f"({name_of})" in card.splitlines()[0]
         assert fitted.spec.card.caveats[0] in card
+        assert "- ranks with: LightGBM" in card
         assert "sha256: ab12" in card
         tags = client.get_model_version(name, "1").tags
         assert tags["promotion.decision"] == outcome.decision
@@ -107,7 +108,7 @@ def test_weaker_model_is_registered_but_not_promoted(store, good, weak):
     assert "champion_auc" in client.get_run(outcome.run_id).data.metrics
 
 
-def test_champion_reproduces_the_logged_holdout_predictions(store, good):
+def test_champion_is_the_refit_model_and_scores_exactly_as_trained(store, good):
     outcome = _promote(good["burnout"], store)
     champion = tracking.load_champion(BURNOUT, store)
     assert (champion.spec, champion.name, champion.version) == (BURNOUT, outcome.model_name, 1)
@@ -117,11 +118,12 @@ def test_champion_reproduces_the_logged_holdout_predictions(store, good):
     )
     local = Path(mlflow.artifacts.download_artifacts(f"runs:/{outcome.run_id}/holdout.parquet"))
     holdout = pd.read_parquet(local)
-    np.testing.assert_allclose(
-        champion.model.predict_proba(holdout[FEATURES]), holdout["p"], rtol=1e-12
-    )
+    assert np.array_equal(holdout["p"], good["burnout"].holdout["p"])  # the holdout model's
+    trained = good["burnout"].model.predict_proba(holdout[FEATURES])  # refit on all rows
+    assert not np.allclose(trained, holdout["p"])
+    np.testing.assert_allclose(champion.model.predict_proba(holdout[FEATURES]), trained, rtol=1e-12)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{champion.name}@champion")  # as served
-    np.testing.assert_allclose(pyfunc.predict(holdout[FEATURES]), holdout["p"], rtol=1e-12)
+    np.testing.assert_allclose(pyfunc.predict(holdout[FEATURES]), trained, rtol=1e-12)
     assert tracking.champion_run_id(BURNOUT, store) == outcome.run_id
 
 
@@ -165,3 +167,30 @@ def test_model_names_setting_sends_versions_to_another_registered_model(store, g
     assert tracking.load_champion(ADVOCATE, renamed).name == "team-propensity"
     with pytest.raises(tracking.NoChampionError, match="advocacy-propensity has no @champion"):
         tracking.load_champion(ADVOCATE, store)
+
+
+def test_a_champion_that_learnt_from_the_new_holdout_is_judged_by_its_own_record(store):
+    frame = make_frame(seed=2)
+    older = frame[frame["t"] < frame["t"].quantile(0.9)].reset_index(drop=True)
+    first = _promote(_fit(older, "advocate"), store)
+    until = pd.Timestamp(older["t"].max())
+    tags = MlflowClient().get_model_version(first.model_name, "1").tags
+    assert pd.Timestamp(tags[tracking.TAG_TRAINED_UNTIL]) == until
+    newer = _fit(frame, "advocate")
+    assert newer.holdout["t"].min() < until  # the refit champion saw part of the new holdout
+    outcome = _promote(newer, store)
+    assert "the champion learnt from the new holdout's rows" in outcome.decision
+    recorded = MlflowClient().get_run(first.run_id).data.metrics[f"{tracking.RANKER_PREFIX}_auc"]
+    assert f"vs champion {recorded:.4f}" in outcome.decision
+
+
+def test_a_champion_trained_before_the_new_holdout_is_scored_on_it(store):
+    frame = make_frame(seed=2)
+    settings = with_training(Settings(), refit=False)  # the registered model = train period
+    spec = frame_spec("advocate")
+    cats = [c for c in CATEGORICAL if c in FEATURES]
+    old = frame[frame["t"] < frame["t"].quantile(0.6)].reset_index(drop=True)
+    first = fit_target(old, spec, settings, features=FEATURES, categorical=cats)
+    _promote(first, store)
+    outcome = _promote(_fit(frame, "advocate"), store)
+    assert "on the new holdout" in outcome.decision

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from advocacy.features import build, nps, registry, state, support, usage
+from advocacy.features import advocacy, build, nps, registry, state, support, usage
 from advocacy.features import facts as facts_mod
 from advocacy.settings import Settings, SettingsError, settings_from_mapping
 from tests.feature_worlds import T_TS, T, World, one_contact_world
@@ -120,7 +120,9 @@ def test_no_history_gives_nan_where_unknown_and_zero_counts(scoring):
                 "adv_unprompted",
                 "adv_activity_types",
             )
-            if spec.name.startswith(counts):
+            if spec.name == "adv_acceptance_smoothed":  # no asks: exactly the prior
+                assert value == pytest.approx(advocacy.ACCEPTANCE_PRIOR), spec.name
+            elif spec.name.startswith(counts):
                 assert value == 0, spec.name
             else:
                 assert np.isnan(value), spec.name

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import string
+import typing
 
 import pytest
 
 from advocacy.features import registry
+from advocacy.features import spec as spec_mod
 
 # A plausible contact, and for each reason group a piece of its sentence that carries a value.
 PLAUSIBLE = {
@@ -15,6 +17,7 @@ PLAUSIBLE = {
     "nps_days_since": 12.4,
     "nps_mean_last3": 8.333,
     "nps_change": 2.0,
+    "nps_slope_last3": 1.5,
     "nps_is_promoter": 1.0,
     "nps_is_detractor": 0.0,
     "nps_responses": 4.0,
@@ -57,13 +60,20 @@ PLAUSIBLE = {
     "adv_no_responses_90d": 1.0,
     "adv_pending": 1.0,
     "adv_acceptance_rate": 0.6,
+    "adv_acceptance_smoothed": 0.55,
+    "adv_asks_365d": 4.0,
     "adv_days_since_last_ask": 40.0,
     "adv_days_since_last_completion": 75.0,
     "adv_unprompted": 2.0,
     "adv_activity_types_completed": 3.0,
+    "peer_asks": 6.0,
+    "peer_completions": 2.0,
+    "peer_acceptance_smoothed": 0.37,
+    "peer_nps_answered": 4.0,
+    "peer_detractor_share": 0.25,
 }
 EXPECTED = {
-    "nps_latest": "gave NPS 9 twelve days ago",
+    "nps_latest": "gave NPS 9 thirteen days ago",
     "nps_history": "answered 4 NPS surveys, scoring 8.3 on average",
     "nps_change": "NPS up 2 points",
     "nps_comment": "explained their latest NPS score in a comment",
@@ -81,7 +91,7 @@ EXPECTED = {
     "account_profile": "an enterprise financial services customer in EMEA for 3 years",
     "account_arr": "$250k a year",
     "account_employees": "has 1,200 employees",
-    "account_renewal": "renewal is in 45 days",
+    "account_renewal": "renewal is due in 45 days",
     "contact_persona": "is an executive contact",
     "contact_tenure": "a contact for 13 months",
     "adv_record": "said yes to 3 of 5 asks",
@@ -95,6 +105,11 @@ EXPECTED = {
     "adv_last_completion": "last did an advocacy activity two months ago",
     "adv_unprompted": "did 2 advocacy activities without being asked",
     "adv_variety": "has done 3 kinds of advocacy activity",
+    "nps_slope": "NPS up 2 points per survey over the last three surveys",
+    "adv_acceptance_smoothed": "would say yes to about 55% of asks",
+    "adv_year_asks": "asked 4 times in the last year",
+    "peer_record": "colleagues at the account said yes to 2 of 6 asks",
+    "peer_detractors": "25% of 4 colleagues who answered NPS gave a detractor score",
 }
 
 
@@ -110,7 +125,8 @@ def test_every_feature_has_a_known_family_dtype_and_group():
 
 # The champions' input columns, in order: renaming or reordering a feature is a new model.
 FRAME_ORDER = (
-    *("nps_latest", "nps_days_since", "nps_mean_last3", "nps_change", "nps_is_promoter"),
+    *("nps_latest", "nps_days_since", "nps_mean_last3", "nps_change", "nps_slope_last3"),
+    "nps_is_promoter",
     *("nps_is_detractor", "nps_responses", "nps_has_comment", "nps_comment_length"),
     *("usage_events_7d", "usage_events_30d", "usage_events_90d", "usage_active_days_7d"),
     *("usage_active_days_30d", "usage_active_days_90d", "usage_trend_30_vs_60"),
@@ -123,12 +139,20 @@ FRAME_ORDER = (
     *("contact_persona", "contact_tenure_days"),
     *("adv_asks", "adv_asks_90d", "adv_completions", "adv_completions_90d", "adv_declines"),
     *("adv_declines_90d", "adv_no_responses", "adv_no_responses_90d", "adv_pending"),
-    *("adv_acceptance_rate", "adv_days_since_last_ask", "adv_days_since_last_completion"),
+    *("adv_acceptance_rate", "adv_acceptance_smoothed", "adv_asks_365d"),
+    *("adv_days_since_last_ask", "adv_days_since_last_completion"),
     *("adv_unprompted", "adv_activity_types_completed"),
+    *("peer_asks", "peer_completions", "peer_acceptance_smoothed", "peer_nps_answered"),
+    "peer_detractor_share",
 )
 
 
+FAMILY_ORDER = ("nps", "usage", "support", "account", "contact", "advocacy", "peers")
+
+
 def test_registry_is_the_families_declarations_in_a_fixed_order():
+    assert tuple(m.__name__.rsplit(".", 1)[-1] for m in registry.FAMILIES) == FAMILY_ORDER
+    assert typing.get_args(spec_mod.Family) == FAMILY_ORDER
     assert tuple(f for m in registry.FAMILIES for f in m.FEATURES) == registry.FEATURES
     assert tuple(registry.feature_names()) == FRAME_ORDER
     assert registry.categorical_features() == [
@@ -183,14 +207,14 @@ def test_a_reason_with_an_unknown_value_is_not_said():
         ("{x:updown}", 0.001, "flat"),
         ("{x:points}", -1.0, "down 1 point"),
         ("{x:pct}", 0.255, "26%"),
-        ("{x:ago}", 0.5, "today"),
-        ("{x:ago}", 1.2, "yesterday"),
-        ("{x:ago}", 12.9, "twelve days ago"),
+        ("{x:ago}", 0.5, "yesterday"),
+        ("{x:ago}", 1.2, "two days ago"),
+        ("{x:ago}", 12.9, "thirteen days ago"),
         ("{x:ago}", 95.0, "three months ago"),
         ("{x:ago}", 800.0, "two years ago"),
         ("{x:duration}", 30.0, "30 days"),
         ("{x:due}", -12.0, "12 days overdue"),
-        ("{x:due}", 0.0, "today"),
+        ("{x:due}", 0.0, "due today"),
         ("{x:money}", 850.0, "$850"),
         ("{x:money}", 1_250_000.0, "$1.2M"),
         ("{x:#activity}", 2.0, "2 activities"),

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from advocacy.models import pyfunc_model
-from advocacy.models.calibrate import fit_calibrator
+from advocacy.models.calibrate import fit_margin_calibrator
 from advocacy.models.pyfunc_model import (
     AdvocacyModel,
     CategoryEncoder,
@@ -117,7 +117,8 @@ def _fitted(method: str) -> tuple[AdvocacyModel, pd.DataFrame]:
         eval_y=(y[600:],),
         callbacks=[lgb.early_stopping(5, verbose=False)],
     )
-    model.classifier, model.calibrator = clf, fit_calibrator(clf, E[600:], y[600:], method)
+    margin = clf.predict(E[600:], raw_score=True)
+    model.classifier, model.calibrator = clf, fit_margin_calibrator(margin, y[600:], method)
     return model, X
 
 
@@ -125,7 +126,8 @@ def _fitted(method: str) -> tuple[AdvocacyModel, pd.DataFrame]:
 def test_scores_as_the_fitted_objects_and_survives_its_artifacts(method, tmp_path):
     model, X = _fitted(method)
     E = model.encode(X)
-    expected = model.calibrator.predict_proba(E)[:, 1]  # what sklearn + LightGBM give
+    margin = model.classifier.predict(E, raw_score=True).reshape(-1, 1)
+    expected = model.calibrator.predict_proba(margin)[:, 1]  # what sklearn + LightGBM give
     np.testing.assert_array_equal(model.predict_proba(X), expected)
     booster = model.classifier.booster_
     contrib = booster.predict(E, pred_contrib=True, num_iteration=booster.best_iteration)

@@ -55,18 +55,21 @@ def test_holdout_predictions_are_the_newest_rows_and_match_the_model(fitted):
     assert hold["t"].min() == fitted.split.holdout_start
     assert hold["t"].min() > frame["t"].iloc[fitted.split.fit_idx].max()
     assert len(hold) == fitted.metrics["model"]["n_rows"]
-    np.testing.assert_allclose(fitted.model.predict_proba(fitted.holdout_features), hold["p"])
+    np.testing.assert_allclose(
+        fitted.holdout_model.predict_proba(fitted.holdout_features), hold["p"]
+    )
+    assert fitted.refit_rows == len(frame)
     assert hold["p"].between(0, 1).all()
 
 
-def test_early_stopping_and_calibration_on_valid(fitted):
+def test_rounds_from_time_folds_and_calibration_on_out_of_fold_margins(fitted):
     assert 1 <= fitted.best_iteration < Settings().training.lightgbm.max_rounds
     # the calibrated holdout mean is close to the holdout base rate
     assert abs(fitted.holdout["p"].mean() - fitted.holdout["label"].mean()) < 0.05
     assert fitted.calibration in {"isotonic", "sigmoid"}
 
 
-def test_small_valid_slice_falls_back_to_sigmoid_and_large_keeps_isotonic():
+def test_few_out_of_fold_rows_fall_back_to_sigmoid_and_many_keep_isotonic():
     frame = make_frame(n=1500)
     small = fit(
         frame,
@@ -138,17 +141,11 @@ def test_figures_are_produced(fitted):
     assert fitted.importance.index[0] == "nps_latest"
 
 
-def test_tune_flag_searches_the_grid():
-    settings = with_training(
-        Settings(),
-        tune=True,
-        tune_num_leaves=(4, 8),
-        tune_min_data_in_leaf=(400,),
-        tune_folds=2,
-    )
-    fitted = fit(make_frame(n=1500), settings=settings)
-    assert fitted.params["num_leaves"] in {4, 8}
-    assert fitted.params["min_child_samples"] == 400
+def test_tuning_is_reproducible_and_reported():
+    settings = with_training(Settings(), tune_trials=4, tune_folds=2, tune_min_rows=0)
+    one, two = (fit(make_frame(n=1500), settings=settings) for _ in range(2))
+    assert one.tuning == {**two.tuning, "seconds": one.tuning["seconds"]}
+    assert one.tuning["trials"] == 4 and one.params["num_leaves"] == two.params["num_leaves"]
 
 
 def test_monotone_globs_expand_to_every_matching_feature():

@@ -103,20 +103,15 @@ BAD = [
         "ranking.burnout_weight: must be a finite number (got NaN)",
     ),
     ("training:\n  min_rows: -5\n", "training.min_rows: must be >= 1 (got -5)"),
-    (
-        "training:\n  holdout_fraction: 0.45\n  valid_fraction: 0.45\n",
-        "training.valid_fraction: holdout_fraction + valid_fraction must be <= 0.6 so the fit "
-        "slice keeps at least 40% of the rows (got 0.45 + 0.45 = 0.90)",
-    ),
     ("training:\n  holdout_fraction: 0.5\n", "training.holdout_fraction: must be < 0.5 (got 0.5)"),
-    ("training:\n  valid_fraction: 0\n", "training.valid_fraction: must be > 0 (got 0)"),
+    ("training:\n  tune_trials: 0\n", "training.tune_trials: must be >= 1 (got 0)"),
     (
         "training:\n  calibration: platt\n",
         "training.calibration: must be one of 'isotonic' or 'sigmoid' (got \"platt\")",
     ),
     (
-        "training:\n  tune_num_leaves: [1, 31]\n",
-        "training.tune_num_leaves[0]: must be >= 2 (got 1)",
+        "training:\n  tune_seconds: 0\n",
+        "training.tune_seconds: must be > 0 (got 0)",
     ),
     (
         "training:\n  lightgbm:\n    feature_fraction: 1.5\n",
@@ -150,7 +145,7 @@ BAD = [
         "windows:\n  burnout_horizon_days: 7.5\n",
         "windows.burnout_horizon_days: must be a whole number (got 7.5)",
     ),
-    ("training:\n  tune_num_leaves: 7\n", "training.tune_num_leaves: must be a list (got 7)"),
+    ("training:\n  tune_folds: many\n", 'training.tune_folds: must be a whole number (got "many")'),
     (
         "ranking:\n  advocate_weight: heavy\n",
         'ranking.advocate_weight: must be a number (got "heavy")',
@@ -202,6 +197,10 @@ def test_every_problem_gets_its_own_line(tmp_path):
 _WINDOW = "no longer a setting: feature windows are part of each feature's name ({}); a different "
 _WINDOW += "window is a different feature"
 _SPECS = "no longer a setting: monotone directions are part of the target specs (models/targets.py)"
+_OPTUNA = (
+    "no longer a setting: Optuna searches it on the time-ordered folds (training.tune, "
+    "tune_trials, tune_seconds; models/tuning.py)"
+)
 REMOVED = [
     ("windows", "usage_windows_days", [14, 30, 90], _WINDOW.format("features/usage.py")),
     ("windows", "usage_trend_recent_days", 30, _WINDOW.format("features/usage.py")),
@@ -236,6 +235,15 @@ REMOVED = [
     ),
     ("training", "monotone_advocate", {"nps_latest": 1}, _SPECS),
     ("training", "monotone_burnout", {"adv_asks": 1}, _SPECS),
+    (
+        "training",
+        "valid_fraction",
+        0.15,
+        "no longer a setting: early stopping and calibration use the time-ordered folds of the "
+        "train period (training.tune_folds; docs/models.md)",
+    ),
+    ("training", "tune_num_leaves", [15, 31], _OPTUNA),
+    ("training", "tune_min_data_in_leaf", [20, 50], _OPTUNA),
     (
         "tracking",
         "advocate_model_name",
