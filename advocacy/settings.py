@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -20,6 +21,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 DEFAULT_CONFIG_PATH = Path("config/advocacy.yaml")
+# When set, wins over training.num_threads (tests/conftest.py sets 1 for `pytest -n 2`).
+NUM_THREADS_ENV = "ADVOCACY_NUM_THREADS"
 
 Days = Annotated[int, Field(ge=1)]
 Direction = Literal[-1, 1]
@@ -177,11 +180,28 @@ class TrainingSettings(_Frozen):
     min_rows: int = Field(200, ge=1, description="refuse to train on fewer rows than this")
     lightgbm: LightGBMSettings = LightGBMSettings()
     num_threads: int = Field(
-        1, ge=0, description="threads for LightGBM/BLAS while training; 0 = all cores"
+        0,
+        ge=0,
+        validate_default=True,
+        description="threads for LightGBM/BLAS (training, scores, reasons); 0 = all cores; "
+        f"the environment variable {NUM_THREADS_ENV}, when set, wins (tests, shared machines)",
     )
     isotonic_min_rows: int = Field(
         1000, ge=0, description="isotonic needs many rows: fewer out-of-fold rows get sigmoid"
     )
+
+    @field_validator("num_threads")
+    @classmethod
+    def _environment_wins(cls, v: int) -> int:
+        """`ADVOCACY_NUM_THREADS` caps a process's threads where its owner (pytest -n 2, a
+        shared box) knows better than the file; read when the settings are built, never at
+        import."""
+        raw = os.environ.get(NUM_THREADS_ENV, "").strip()
+        if not raw:
+            return v
+        if not raw.isdigit():
+            raise ValueError(f"{NUM_THREADS_ENV} must be a whole number >= 0 (got {raw!r})")
+        return int(raw)
 
 
 class PromotionSettings(_Frozen):
@@ -288,11 +308,29 @@ class PrefectSettings(_Frozen):
     )
 
 
+class EngineSettings(_Frozen):
+    """DuckDB's limits on every connection (`data_contracts.load.new_connection`)."""
+
+    duckdb_memory_limit: str | None = Field(
+        "4GB",
+        pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
+        description="DuckDB spills to duckdb_temp_dir above this (e.g. 4GB, 500MB); null: "
+        "DuckDB's default, 80% of RAM. The job's peak is this plus the pandas frames",
+    )
+    duckdb_temp_dir: str | None = Field(
+        None,
+        min_length=1,
+        description="where DuckDB spills (a fast local disk with room for the usage roll-up), "
+        "made if missing; null: <system temp>/advocacy-duckdb",
+    )
+
+
 class Settings(_Frozen):
     windows: WindowSettings = WindowSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
     ranking: RankingSettings = RankingSettings()
-    training: TrainingSettings = TrainingSettings()
+    # A factory: the default is built (and ADVOCACY_NUM_THREADS read) with the settings.
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
     promotion: PromotionSettings = PromotionSettings()
     tracking: TrackingSettings = TrackingSettings()
     validation: ValidationSettings = ValidationSettings()
@@ -302,6 +340,7 @@ class Settings(_Frozen):
     )
     outputs: OutputSettings = OutputSettings()
     prefect: PrefectSettings = PrefectSettings()
+    engine: EngineSettings = EngineSettings()
 
 
 class SettingsError(ValueError):

@@ -82,11 +82,19 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help="existing data folder (skips generation)")
     ap.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 23))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--threads",
+        type=int,
+        help="LightGBM threads (sets ADVOCACY_NUM_THREADS; default: the settings', 0 = all)",
+    )
     args = ap.parse_args()
+    if args.threads is not None:
+        os.environ["ADVOCACY_NUM_THREADS"] = str(args.threads)
 
     from advocacy.settings import Settings
 
     settings = Settings()
+    print(f"settings: training.num_threads={settings.training.num_threads}, {settings.engine}")
     work = Path(tempfile.mkdtemp(prefix="advocacy-bench-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"  # a fresh store
     data = args.data
@@ -100,7 +108,7 @@ def main() -> None:
             lambda rows: sum(rows.values()),
         )
     run_stages(data, args.as_of, settings, work)
-    save(args, data)
+    save(args, data, settings)
 
 
 def floor(data: Path, as_of: date) -> None:
@@ -161,20 +169,23 @@ def timed_runner(job: Any) -> Any:
     return TimedRunner()
 
 
-def save(args: argparse.Namespace, data: Path) -> None:
+def save(args: argparse.Namespace, data: Path, settings: Any) -> None:
     machine = {
         "cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(), "platform": platform.platform(),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],  # other jobs' share
     }  # fmt: skip
+    knobs = {
+        "training.num_threads": settings.training.num_threads,
+        **{f"engine.{k}": v for k, v in settings.engine.model_dump().items()},
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+    }
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
     path = out / f"{stamp}-{args.contacts}.json"
-    path.write_text(
-        json.dumps(
-            {"date": stamp, "data": str(data), "machine": machine, "stages": RESULTS}, indent=2
-        )
-    )
+    result = {"date": stamp, "data": str(data), "machine": machine, "settings": knobs}
+    path.write_text(json.dumps({**result, "stages": RESULTS}, indent=2))
     total = sum(r["seconds"] for r in RESULTS if r["stage"] != "generate")
     print(f"total (without generate): {total:.1f} s; machine {machine}; saved {path}")
 

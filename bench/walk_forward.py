@@ -78,11 +78,11 @@ def _models(frame: pd.DataFrame, spec: Any, settings: Any, separate: bool) -> di
 
     refit = fit_target(frame, spec, _with_training(settings, refit=True))
     if not separate:
-        return {"refit": refit.model, "fit_slice": refit.holdout_model, "_fitted": refit}
+        return {"refit": refit.lightgbm_model, "fit_slice": refit.holdout_model, "_fitted": refit}
     slice_ = fit_target(frame, spec, _with_training(settings, refit=False))
     return {
-        "refit": refit.model,
-        "fit_slice": slice_.model,
+        "refit": refit.lightgbm_model,
+        "fit_slice": slice_.lightgbm_model,
         "holdout_model": refit.holdout_model,  # what the one-fit mode calls fit_slice
         "_fitted": refit,
     }

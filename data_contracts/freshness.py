@@ -10,15 +10,17 @@ refuse stale inputs before any feature is built, with one line per problem:
   whose response window closed before as_of; without one, as_of lies so far past the data (or
   so close to its start) that no training row can exist.
 
-The facts are collected from the same typed frames the GX suites read (`TimeScan.update`), so
-a 100M-row usage export is not scanned twice. Empty tables and tables without their time column
-are left to the suites ("at least one row", "required column present").
+The facts are collected from the same typed frames the GX suites read (`TimeScan.update`),
+or, for a table whose checks run in DuckDB, as aggregates of that same one query
+(`TimeScan.sql_facts`, `add_facts`), so a 100M-row usage export is not scanned twice. Empty
+tables and tables without their time column are left to the suites ("at least one row",
+"required column present").
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -113,6 +115,53 @@ class TimeScan:
         self.oldest = _min(self.oldest, _stamp(ts.min()))
         if self.table.name == LABEL_TABLE and {"requested_at", "status"} <= set(frame.columns):
             self._update_asks(frame)
+
+    def sql_facts(self, columns: Collection[str]) -> dict[str, str]:
+        """The facts `update` gathers, as DuckDB aggregates over the typed check frame.
+
+        Empty when the time column is missing (`add_facts` then records that).
+        """
+        time_column, fallback = self.table.time_column, self.table.fallback_time_column
+        if time_column is None or time_column not in columns:
+            return {}
+        ts = f'CAST("{time_column}" AS TIMESTAMP)'
+        if fallback and fallback in columns:
+            ts = f'coalesce({ts}, CAST("{fallback}" AS TIMESTAMP))'
+        t0 = f"TIMESTAMP '{self.as_of.isoformat()}'"
+        facts = {
+            "rows_before": f"count(*) FILTER (WHERE {ts} < {t0})",
+            "newest_before": f"max({ts}) FILTER (WHERE {ts} < {t0})",
+            "oldest": f"min({ts})",
+        }
+        if self.table.name == LABEL_TABLE and {"requested_at", "status"} <= set(columns):
+            ask = (
+                "requested_at IS NOT NULL AND status IS DISTINCT FROM 'cancelled' "
+                f"AND requested_at < {t0}"
+            )
+            lookback_days, window_days = self.advocate_lookback_days, self.response_window_days
+            lookback = f"{ask} AND requested_at >= {t0} - INTERVAL {lookback_days} DAY"
+            closed = f"{lookback} AND requested_at + INTERVAL {window_days} DAY < {t0}"
+            facts |= {
+                "asks_before": f"count(*) FILTER (WHERE {ask})",
+                "asks_in_lookback": f"count(*) FILTER (WHERE {lookback})",
+                "closed_asks": f"count(*) FILTER (WHERE {closed})",
+                "newest_ask": f"max(requested_at) FILTER (WHERE {ask})",
+            }
+        return facts
+
+    def add_facts(self, rows: int, facts: Mapping[str, object]) -> None:
+        """Fold the values of `sql_facts` (and the row count) into the scan."""
+        self.rows += rows
+        if not facts:
+            self.has_time_column = False
+            return
+        self.rows_before += int(facts["rows_before"] or 0)  # type: ignore[call-overload]
+        self.newest_before = _max(self.newest_before, _stamp(facts["newest_before"]))
+        self.oldest = _min(self.oldest, _stamp(facts["oldest"]))
+        if "asks_before" in facts:
+            for name in ("asks_before", "asks_in_lookback", "closed_asks"):
+                setattr(self, name, getattr(self, name) + int(facts[name] or 0))  # type: ignore[call-overload]
+            self.newest_ask = _max(self.newest_ask, _stamp(facts["newest_ask"]))
 
     def _update_asks(self, frame: pd.DataFrame) -> None:
         """Asks as features/labels.py counts them: requested_at set, not cancelled."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from advocacy.data_contracts.tables import DUCKDB_TYPES, TABLES, Column, Table
+from advocacy.settings import EngineSettings
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +173,14 @@ def typed_select(table: Table, source: str, *, text: bool = False) -> str:
     return f"SELECT {', '.join(cols)} FROM {source}"
 
 
-def new_connection(*, threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """The one DuckDB connection factory: in memory, UTC, no progress bars, no views yet."""
+def new_connection(
+    *, threads: int | None = None, engine: EngineSettings | None = None
+) -> duckdb.DuckDBPyConnection:
+    """The one DuckDB connection factory: in memory, UTC, no progress bars, no views yet.
+
+    `engine` (default: the built-in `EngineSettings`) caps DuckDB's memory; above the cap it
+    spills to its temp folder instead of growing, so a 1M-contact job fits a small machine.
+    """
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     # No progress bars in batch logs. Inside Jupyter DuckDB refuses the setting unless
@@ -181,12 +189,27 @@ def new_connection(*, threads: int | None = None) -> duckdb.DuckDBPyConnection:
         con.execute("SET enable_progress_bar = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    apply_engine(con, engine if engine is not None else EngineSettings())
     return con
 
 
-def connect(data_dir: Path | str, *, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+def apply_engine(con: duckdb.DuckDBPyConnection, engine: EngineSettings) -> None:
+    """memory_limit (null: DuckDB's own, 80% of RAM) and the folder DuckDB spills to."""
+    if engine.duckdb_memory_limit is not None:
+        con.execute("SET memory_limit = ?", [engine.duckdb_memory_limit.strip()])
+    # DuckDB's default spill folder is `.tmp` in the working folder: not a cron job's place.
+    # The folder is made here so DuckDB never deletes it under another connection; its files
+    # are named per process and connection.
+    temp = Path(engine.duckdb_temp_dir or Path(tempfile.gettempdir()) / "advocacy-duckdb")
+    temp.mkdir(parents=True, exist_ok=True)
+    con.execute("SET temp_directory = ?", [str(temp)])
+
+
+def connect(
+    data_dir: Path | str, *, threads: int | None = None, engine: EngineSettings | None = None
+) -> duckdb.DuckDBPyConnection:
     """A fresh connection (`new_connection`) with a typed view per input table."""
-    con = new_connection(threads=threads)
+    con = new_connection(threads=threads, engine=engine)
     register_views(con, data_dir)
     return con
 

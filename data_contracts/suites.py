@@ -16,6 +16,10 @@ pandas and GX cannot see them in the typed values:
   about a hundred times per run in pydantic: 2 s per check for 20k ids, about two minutes for
   1M. The anti-join in DuckDB takes well under a second, and the JSON stays static either way.
 Each expectation's `meta` names the contract column and the readable rule the report shows.
+
+`rule_sql` is each column expectation's SQL twin (which rows GX looks at, which of them fail,
+what it shows), so the validator can evaluate a large table's whole suite in one DuckDB
+aggregate instead of GX scanning pandas batches (docs/contracts.md, "How the checks run").
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +208,98 @@ def _status_expectations(table: Table) -> list[gxe.Expectation]:
                 )
             )
     return out
+
+
+# Table-level expectations: the validator answers them from the file's columns and row count.
+TABLE_LEVEL_TYPES = ("expect_table_columns_to_match_set", "expect_table_row_count_to_be_between")
+
+
+@dataclass(frozen=True)
+class RuleSQL:
+    """One column expectation as SQL over the typed check frame (GX's pandas semantics).
+
+    `domain`: the rows GX evaluates (its row condition); `bad`: those that fail; `missing`: the
+    nulls GX leaves out of the domain (None where it counts nulls itself); `example`: the value
+    GX lists for a failing row; `window`: true when `bad` uses a window function (unique).
+    """
+
+    domain: str
+    bad: str
+    example: str
+    missing: str | None = None
+    window: bool = False
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"no SQL literal for {value!r}")
+    return repr(value)
+
+
+def _condition_sql(condition: dict[str, Any] | None) -> str:
+    """GX row condition as SQL; `!=` keeps nulls, as pandas' `!=` does."""
+    if not condition:
+        return "true"
+    if condition.get("type") == "nullity":
+        col = _ident(condition["column"]["name"])
+        return f"{col} IS NULL" if condition["is_null"] else f"{col} IS NOT NULL"
+    if condition.get("type") == "comparison":
+        col, op = _ident(condition["column"]["name"]), condition["operator"]
+        value = _literal(condition["parameter"])
+        if op == "!=":
+            return f"{col} IS DISTINCT FROM {value}"
+        if op in ("==", "<", "<=", ">", ">="):
+            return f"{col} {'=' if op == '==' else op} {value}"
+    raise ValueError(f"no SQL for the row condition {condition!r}")
+
+
+def _bounds(col: str, kw: dict[str, Any], *, strict: tuple[str, str]) -> str:
+    parts = []
+    if kw.get("min_value") is not None:
+        parts.append(f"{col} {'<=' if kw.get(strict[0]) else '<'} {_literal(kw['min_value'])}")
+    if kw.get("max_value") is not None:
+        parts.append(f"{col} {'>=' if kw.get(strict[1]) else '>'} {_literal(kw['max_value'])}")
+    return " OR ".join(parts) or "false"
+
+
+def rule_sql(expectation: dict[str, Any]) -> RuleSQL:
+    """The SQL twin of one committed column expectation; ValueError for a type it lacks."""
+    kind, kw = expectation["type"], expectation["kwargs"]
+    domain = _condition_sql(kw.get("row_condition"))
+    if kind == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = _ident(kw["column_A"]), _ident(kw["column_B"])
+        op = ">=" if kw.get("or_equal") else ">"
+        return RuleSQL(domain, f"NOT ({a} {op} {b})", f"[{a}, {b}]", f"{a} IS NULL OR {b} IS NULL")
+    col = _ident(kw["column"])
+    if kind == "expect_column_values_to_not_be_null":
+        return RuleSQL(domain, f"{col} IS NULL", col)
+    if kind == "expect_column_values_to_be_null":
+        return RuleSQL(domain, f"{col} IS NOT NULL", col)
+    bad = {
+        "expect_column_value_lengths_to_be_between": lambda: _bounds(
+            f"length({col})", kw, strict=("strict_min", "strict_max")
+        ),
+        "expect_column_values_to_be_between": lambda: _bounds(
+            col, kw, strict=("strict_min", "strict_max")
+        ),
+        "expect_column_values_to_be_in_set": lambda: (
+            f"{col} NOT IN ({', '.join(_literal(v) for v in kw['value_set'])})"
+        ),
+        "expect_column_values_to_match_regex": lambda: (
+            f"NOT regexp_matches(CAST({col} AS VARCHAR), {_literal(kw['regex'])})"
+        ),
+        "expect_column_values_to_be_unique": lambda: f"count(*) OVER (PARTITION BY {col}) > 1",
+    }.get(kind)
+    if bad is None:
+        raise ValueError(f"no SQL twin for {kind}")
+    window = kind == "expect_column_values_to_be_unique"
+    return RuleSQL(domain, bad(), col, f"{col} IS NULL", window)
 
 
 def build_suite(table: Table) -> gx.ExpectationSuite:

@@ -1,23 +1,31 @@
-"""Check a data folder against the input contract with Great Expectations.
+"""Check a data folder against the input contract: GX suites, run by GX or pushed to DuckDB.
 
 First the folder itself (`check_data_folder`: one `DataFolderError`, raised). Then per table:
-find and open the file (missing, empty or unreadable files are reported, never raised), read it
-through DuckDB into typed frames plus derived check columns (see `suites.py`), run the table's
-committed suite on each frame with an ephemeral GX context, and merge the per-batch results.
-Large tables are streamed in batches of `settings.validation.batch_rows`, so a 100M-row usage
-export never sits in memory whole. With an `as_of`, the same frames feed the freshness checks
-(`freshness.py`). The merged GX results are rendered as GX Data Docs (HTML) into `docs_dir`.
+find and open the file (missing, empty or unreadable files are reported, never raised) and
+build the typed check frame with its derived columns (`check_frame_sql`, `suites.py`). Then
+either way of running the table's committed suite (docs/contracts.md, "How the checks run"):
+
+- GX (the small tables): the frame is read into pandas and validated by an ephemeral GX
+  context; a table read in batches (`settings.validation.batch_rows`) merges the batch results.
+- pushed down (the large tables, `Table.large`: usage_events): every expectation's SQL twin
+  (`suites.rule_sql`) and the freshness facts are counted in ONE DuckDB aggregate over the
+  frame, plus one query for the first examples when something fails. GX still runs, on the
+  empty frame, to give the result its shape; the exact counts are filled in, so the report,
+  the Data Docs and the exit codes are those GX would give, at the cost of one scan.
+
+With an `as_of`, the same pass feeds the freshness checks (`freshness.py`). The results are
+rendered as GX Data Docs (HTML) into `docs_dir`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import great_expectations as gx
@@ -51,10 +59,13 @@ from advocacy.data_contracts.report import (
     json_value,
 )
 from advocacy.data_contracts.suites import (
+    TABLE_LEVEL_TYPES,
     TYPE_RULES,
+    RuleSQL,
     load_suite_dict,
     nonfinite_column,
     orphan_column,
+    rule_sql,
     unparsed_column,
 )
 from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
@@ -65,8 +76,18 @@ log = logging.getLogger(__name__)
 SITE_NAME = "contracts"
 COLUMNS_RULE_TYPE = "expect_table_columns_to_match_set"
 ROW_COUNT_TYPE = "expect_table_row_count_to_be_between"
+# Tables whose suites run as one DuckDB aggregate by default (docs/contracts.md).
+PUSHDOWN_DEFAULT = frozenset(name for name, table in TABLES.items() if table.large)
 # Arrow record-batch readers re-raise DuckDB read errors as plain OSError.
 READ_ERRORS = (duckdb.Error, pa.ArrowException, OSError, UnicodeDecodeError)
+
+
+class TableProgress(Protocol):
+    """What a caller (the CLI's progress lines) is told while tables are checked."""
+
+    def table_started(self, table: str, con: duckdb.DuckDBPyConnection) -> None: ...
+
+    def table_done(self, table: str, rows: int, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -144,8 +165,20 @@ def parent_file(column: Column, files: dict[str, TableFile]) -> tuple[TableFile,
     return parent, parent.table.column(key)
 
 
-def check_frame_sql(tf: TableFile, files: dict[str, TableFile]) -> str:
-    """SELECT of typed contract columns plus the derived `__unparsed` / `__orphan` columns."""
+def _numbered_source(path: Path) -> str:
+    """The file with its row number as `__file_row` (file order for the first examples)."""
+    if is_text(path):  # CSV has no row number of its own: a window over the scan (failures only)
+        return f"(SELECT *, row_number() OVER () AS __file_row FROM {source_sql(path)})"
+    p = str(path).replace("'", "''")
+    numbered = f"read_parquet('{p}', file_row_number=true)"
+    return f"(SELECT * RENAME (file_row_number AS __file_row) FROM {numbered})"
+
+
+def check_frame_sql(tf: TableFile, files: dict[str, TableFile], *, numbered: bool = False) -> str:
+    """SELECT of typed contract columns plus the derived `__unparsed` / `__orphan` columns.
+
+    `numbered` adds the file row number as `__file_row` (the pushed-down examples query).
+    """
     assert tf.path is not None
     text, cols, joins = is_text(tf.path), [], []
     for c in tf.table.columns:
@@ -168,8 +201,12 @@ def check_frame_sql(tf: TableFile, files: dict[str, TableFile]) -> str:
             joins.append(f"LEFT JOIN ({keys}) AS {alias} ON {typed} = {alias}.__key")
             orphan = f"CASE WHEN {typed} IS NOT NULL AND {alias}.__key IS NULL THEN {typed} END"
             cols.append(f'{orphan} AS "{orphan_column(c.name)}"')
+    source = source_sql(tf.path)
+    if numbered:
+        source = _numbered_source(tf.path)
+        cols.append("s.__file_row AS __file_row")
     select = ", ".join(cols) or "1 AS __row"
-    return f"SELECT {select} FROM {source_sql(tf.path)} AS s {' '.join(joins)}"
+    return f"SELECT {select} FROM {source} AS s {' '.join(joins)}"
 
 
 def split_runnable(
@@ -254,6 +291,11 @@ def merge_results(acc: Any, new: Any, examples: int) -> Any:
     by_id = {r.expectation_config.id: r for r in new.results}
     for r in acc.results:
         _merge_one(r, by_id[r.expectation_config.id], examples)
+    return _restate(acc)
+
+
+def _restate(acc: Any) -> Any:
+    """The suite result's success and statistics after its expectation results changed."""
     ok = [r.success for r in acc.results]
     acc.success = all(ok)
     acc.statistics.update(
@@ -374,6 +416,134 @@ def validate_table(
     return TableResult(name, path, rows, checks, failures, skipped), merged
 
 
+# ---------------------------------------------------------------- pushed down to DuckDB
+@dataclass(frozen=True)
+class PushdownQueries:
+    """One table's suite as SQL: the rule flags per row, one aggregate, the examples."""
+
+    flags: str  # the check frame plus one `__bad<i>` / `__in<i>` / `__miss<i>` flag per rule
+    numbered_flags: str  # the same over the frame with `__file_row` (examples in file order)
+    aggregate: str  # rows, then per rule failing / domain / missing counts, then the facts
+    rules: dict[int, RuleSQL]  # expectation index -> its SQL twin
+    facts: list[str]  # freshness fact names, in the aggregate's order
+
+
+def pushdown_queries(
+    frame_sql: str, numbered_sql: str, runnable: list[dict[str, Any]], fact_sql: dict[str, str]
+) -> PushdownQueries:
+    """The SQL of one pushed-down table: each rule's flags, then one pass that counts them all."""
+    rules = {i: rule_sql(e) for i, e in enumerate(runnable) if e["type"] not in TABLE_LEVEL_TYPES}
+    flags, counts = ["f.*"], ["count(*)"]
+    for i, r in rules.items():
+        keep = f"({r.domain}) AND NOT coalesce({r.missing}, false)" if r.missing else r.domain
+        flags += [
+            f"coalesce(({keep}) AND ({r.bad}), false) AS __bad{i}",
+            f"coalesce({r.domain}, false) AS __in{i}",
+            f"coalesce(({r.domain}) AND ({r.missing or 'false'}), false) AS __miss{i}",
+            f"{r.example} AS __ex{i}",
+        ]
+        counts += [f"count(*) FILTER (WHERE __{k}{i})" for k in ("bad", "in", "miss")]
+    flag_sql = f"SELECT {', '.join(flags)} FROM ({frame_sql}) AS f"
+    numbered = f"SELECT {', '.join(flags)} FROM ({numbered_sql}) AS f"
+    aggregate = f"SELECT {', '.join(counts + list(fact_sql.values()))} FROM ({flag_sql})"
+    return PushdownQueries(flag_sql, numbered, aggregate, rules, list(fact_sql))
+
+
+def _example(value: Any) -> Any:
+    """A DuckDB date as the pandas timestamp GX would have listed (same JSON in the report)."""
+    if isinstance(value, list):
+        return [_example(v) for v in value]
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day)
+    return value
+
+
+def _first_examples(
+    con: duckdb.DuckDBPyConnection, q: PushdownQueries, failing: list[int], examples: int
+) -> dict[int, list[Any]]:
+    """The first `examples` failing values of each failing rule, in file order.
+
+    One query per failing rule (each keeps its values' DuckDB type); none when all pass.
+    """
+    shown: dict[int, list[Any]] = {}
+    for i in failing:
+        sql = (
+            f"SELECT __ex{i} FROM ({q.numbered_flags}) WHERE __bad{i} "
+            f"ORDER BY __file_row LIMIT {int(examples)}"
+        )
+        shown[i] = [_example(row[0]) for row in con.execute(sql).fetchall()]
+    return shown
+
+
+def _fill(result: Any, counts: tuple[int, int, int], shown: list[Any], examples: int) -> None:
+    """Put the exact counts into GX's result for the empty frame (same keys, same meaning)."""
+    bad, domain, missing = counts
+    r = result.result
+    r["element_count"], r["unexpected_count"] = domain, bad
+    if "missing_count" in r:
+        r["missing_count"] = missing
+    r["partial_unexpected_list"] = shown[:examples]
+    r.pop("partial_unexpected_counts", None)
+    r.pop("partial_unexpected_index_list", None)
+    _percentages(r)
+    result.success = bad == 0
+
+
+def pushdown_table(
+    con: duckdb.DuckDBPyConnection,
+    runner: SuiteRunner,
+    tf: TableFile,
+    files: dict[str, TableFile],
+    settings: Settings,
+    scan: TimeScan | None = None,
+) -> tuple[TableResult, Any]:
+    """Run one table's suite as one DuckDB aggregate; same report and GX result as GX gives.
+
+    The examples are read afterwards, only for the rules that fail (`_first_examples`).
+    """
+    name, path = tf.table.name, tf.path
+    if tf.problem:
+        return TableResult(name, path, problem=tf.problem), None
+    runnable, skipped = split_runnable(load_suite_dict(name)["expectations"], tf, files)
+    vd = runner.definition(name, runnable)
+    frame_sql, examples = check_frame_sql(tf, files), settings.validation.examples_per_failure
+    fact_sql = scan.sql_facts(tf.columns) if scan is not None else {}
+    numbered_sql = check_frame_sql(tf, files, numbered=True)
+    q = pushdown_queries(frame_sql, numbered_sql, runnable, fact_sql)
+    try:
+        skeleton = runner.run(vd, _empty_frame(con, frame_sql))
+        row = con.execute(q.aggregate).fetchall()[0]  # one row; fetchall finishes the result
+        rows, values = int(row[0]), list(row[1:])
+        counts = {i: tuple(values[3 * k : 3 * k + 3]) for k, i in enumerate(q.rules)}
+        failing = [i for i, c in counts.items() if c[0]]
+        nulls_only = {
+            i for i in failing if runnable[i]["type"] == "expect_column_values_to_not_be_null"
+        }
+        shown = _first_examples(con, q, [i for i in failing if i not in nulls_only], examples)
+    except READ_ERRORS as err:
+        problem = f"unreadable: {read_error_message(err, path)}"
+        return TableResult(name, path, problem=problem), None
+    if scan is not None:
+        scan.add_facts(rows, dict(zip(q.facts, values[3 * len(q.rules) :], strict=True)))
+    index = {e.id: i for i, e in enumerate(vd.suite.expectations)}
+    for result in skeleton.results:
+        i = index[result.expectation_config.id]
+        if i in q.rules:
+            bad = int(counts[i][0])
+            default = [None] * min(bad, examples) if i in nulls_only else []
+            _fill(result, counts[i], shown.get(i, default), examples)
+        elif result.expectation_config.type == ROW_COUNT_TYPE:
+            kw = runnable[i]["kwargs"]
+            result.result["observed_value"] = rows
+            lo, hi = kw.get("min_value"), kw.get("max_value")
+            result.success = (lo is None or rows >= lo) and (hi is None or rows <= hi)
+    merged = _restate(skeleton)
+    checks = [Check(e["meta"]["column"], e["meta"]["rule"]) for e in runnable]
+    failures = failures_from(merged, name, rows, examples)
+    log.info("%s: %d rows, %d checks in DuckDB, %d failed", name, rows, len(checks), len(failures))
+    return TableResult(name, path, rows, checks, failures, skipped), merged
+
+
 def validate_folder(
     data_dir: Path | str,
     settings: Settings,
@@ -382,6 +552,8 @@ def validate_folder(
     as_of: date | None = None,
     tables: Sequence[str] | None = None,
     write_docs: bool = True,
+    pushdown: Collection[str] | None = None,
+    progress: TableProgress | None = None,
 ) -> ValidationReport:
     """Validate every table of the folder against its suite; write Data Docs; never raise on data.
 
@@ -393,22 +565,32 @@ def validate_folder(
     for references). Data Docs go to `docs_dir` (default `settings.validation.data_docs_dir`,
     relative to the working folder), and the report names the index page;
     `write_docs=False` skips the HTML (about half a second of rendering).
+
+    `pushdown` names the tables whose suites run as one DuckDB aggregate (default: the large
+    ones, `PUSHDOWN_DEFAULT`); the others run in GX. `progress` hears when each table starts
+    and ends (the CLI's progress lines).
     """
-    unknown = sorted(set(tables or ()) - set(TABLES))
+    unknown = sorted(set(tables or ()) - set(TABLES)) + sorted(set(pushdown or ()) - set(TABLES))
     if unknown:
         raise ValueError(f"unknown tables {unknown}; the contract has {sorted(TABLES)}")
     start = time.perf_counter()
     data_dir = check_data_folder(data_dir)
     docs_dir = Path(docs_dir or settings.validation.data_docs_dir).resolve()
-    con = new_connection()  # views are made per file by `locate`, which checks each one
+    con = new_connection(engine=settings.engine)  # views are made per file by `locate`
     try:
         files = {name: locate(con, data_dir, table) for name, table in TABLES.items()}
         runner = SuiteRunner(settings, docs_dir)
         results, merged = [], {}
+        pushed = PUSHDOWN_DEFAULT if pushdown is None else frozenset(pushdown)
         for name in dict.fromkeys(tables or TABLES):
-            tf = files[name]
+            tf, began = files[name], time.perf_counter()
+            if progress is not None:
+                progress.table_started(name, con)
             scan = TimeScan.for_table(tf.table, as_of, settings) if as_of else None
-            result, gx_result = validate_table(con, runner, tf, files, settings, scan)
+            check = pushdown_table if name in pushed else validate_table
+            result, gx_result = check(con, runner, tf, files, settings, scan)
+            if progress is not None:
+                progress.table_done(name, result.rows, time.perf_counter() - began)
             if scan is not None and result.problem is None:
                 result = with_freshness(result, scan, settings)
             results.append(result)

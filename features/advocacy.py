@@ -1,9 +1,11 @@
 """Advocacy history: how often the contact was asked, how they answered, and when.
 
 These are the ask-fatigue signals, computed for each point from the contact's activities
-that existed before t, with the ask rules of `features.state` (a completion at or after t
-leaves the ask pending at t). Counts "in the last 90 days" (`RECENT_DAYS`) are by the
-event's own time: asks, declines and no-responses by requested_at (declined/no_response
+that existed before t, with the ask rules of `features.state`: an ask is pending at t until
+its answer is settled (completed before t; declined or unanswered once its
+`OUTCOME_WINDOW_DAYS` window closed before t), so no answer given after t shows at t, at a
+training row's t and at the scoring T alike. Counts "in the last 90 days" (`RECENT_DAYS`) are
+by the event's own time: asks, declines and no-responses by requested_at (declined/no_response
 carry no time of their own), completions by completed_at. The smoothed acceptance reads
 only outcomes that were settled before t (`outcome_known_sql`).
 """
@@ -16,6 +18,7 @@ from functools import partial
 import duckdb
 
 from advocacy.features.spec import Feature, feature, select_sql
+from advocacy.features.state import OUTCOME_WINDOW_DAYS
 from advocacy.settings import Settings
 
 RECENT_DAYS = 90  # "recent" asks and answers: in the 90 days before t
@@ -23,9 +26,10 @@ YEAR_DAYS = 365  # adv_asks_365d: the ask load of the last year
 # Smoothed acceptance = (yes + PRIOR_WEIGHT * PRIOR) / (closed asks + PRIOR_WEIGHT) over the
 # asks whose response window closed before t (the label rule `advocate_label`), so a pending
 # ask's outcome never shows; a fixed prior (about the demo worlds' long-run acceptance), so it
-# needs no data after t. `features.peers` uses the same rule for colleagues. The window is
-# part of the features' definition (30 days, the default label window), not a setting.
-OUTCOME_WINDOW_DAYS = 30
+# needs no data after t. `features.peers` uses the same rule for colleagues. The window
+# (`features.state.OUTCOME_WINDOW_DAYS`, the one that also settles declines for every ask
+# feature) is part of the features' definition (30 days, the default label window), not a
+# setting, so a champion's features do not move when `windows.response_window_days` does.
 ACCEPTANCE_PRIOR = 0.4
 PRIOR_WEIGHT = 3.0
 ASK = "ask_made_before(a.requested_at, p.t)"
@@ -63,7 +67,12 @@ FEATURES: tuple[Feature, ...] = (
         "adv_recent_yes",
         f"asks completed, last {_n} days",
     ),
-    _f("adv_declines", "coalesce(declined, 0)", "adv_refusals", "asks made before t and declined"),
+    _f(
+        "adv_declines",
+        "coalesce(declined, 0)",
+        "adv_refusals",
+        "asks made before t and declined (settled: window closed)",
+    ),
     _f(
         f"adv_declines_{_n}d",
         "coalesce(declined_recent, 0)",
@@ -74,20 +83,25 @@ FEATURES: tuple[Feature, ...] = (
         "adv_no_responses",
         "coalesce(silent, 0)",
         "adv_refusals",
-        "asks made before t, never answered",
+        "asks made before t, unanswered when their window closed",
     ),
     _f(
         f"adv_no_responses_{_n}d",
         "coalesce(silent_recent, 0)",
         "adv_recent_refusals",
-        f"asks made in the last {_n} days, never answered",
+        f"asks made in the last {_n} days, unanswered when their window closed",
     ),
-    _f("adv_pending", "coalesce(pending, 0)", "adv_pending", "asks still pending at t"),
+    _f(
+        "adv_pending",
+        "coalesce(pending, 0)",
+        "adv_pending",
+        "asks whose answer is not settled at t (not completed yet, or in the window)",
+    ),
     _f(
         "adv_acceptance_rate",
         f"CASE WHEN {DECIDED} > 0 THEN done / {DECIDED} END",
         "adv_acceptance",
-        "completed / (completed + declined + no response) asks before t; NaN if none",
+        "completed / (completed + declined + no response) asks settled at t; NaN if none",
     ),
     _f(
         "adv_acceptance_smoothed",
@@ -135,7 +149,7 @@ def _aggregates() -> str:
     outcome = outcome_known_sql()
     recent_ask = f"asked_within(a.requested_at, p.t, {RECENT_DAYS})"
     asked_done = f"a.requested_at IS NOT NULL AND {DONE}"
-    status = "ask_status_at(a.status, a.completed_at, p.t)"
+    status = "ask_status_at(a.status, a.requested_at, a.completed_at, p.t)"
     recent_done = f"within_days(a.completed_at, p.t, {RECENT_DAYS})"
     pending = "ask_pending_at(a.requested_at, a.status, a.completed_at, p.t)"
     return ", ".join(

@@ -47,6 +47,9 @@ def eligibility_facts(
 ) -> pd.DataFrame:
     """Per scoring contact, the facts the eligibility rules read, as seen at T.
 
+    `asks_pending` counts asks open in the files at T (`ask_open_in_files_at`): a decline
+    the export holds is the CRM's answer at T, so it does not show as pending here (unlike
+    the features, which wait for the response window; features.state explains why).
     `blocking_tickets` counts the account's open tickets of the policy's
     `eligibility.blocking_ticket_priorities` (the only reader of that setting; the support
     features count "severe" by their own definition, features.support.SEVERE_PRIORITIES).
@@ -62,7 +65,8 @@ def eligibility_facts(
             SELECT contact_id,
                    count(*) FILTER (WHERE asked_within(requested_at, {T}, {int(e.recent_ask_days)}))
                        AS asks_recent,
-                   count(*) FILTER (WHERE ask_pending_at(requested_at, status, completed_at, {T}))
+                   count(*) FILTER (WHERE ask_open_in_files_at(requested_at, status,
+                                                               completed_at, {T}))
                        AS asks_pending
             FROM advocacy_activities WHERE ask_made_before(requested_at, {T}) GROUP BY contact_id
         ),

@@ -101,7 +101,7 @@ _TEMPLATES = {
     "adv_recent_yes": "completed {adv_completions_90d:#ask} in the last 90 days",
     "adv_recent_refusals": "declined {adv_declines_90d:#ask} and left "
     "{adv_no_responses_90d:.0f} unanswered in the last 90 days",
-    "adv_pending": "has {adv_pending:#ask} still waiting for an answer",
+    "adv_pending": "has {adv_pending:#ask} with no settled answer yet",
     "adv_last_ask": "was last asked {adv_days_since_last_ask:ago}",
     "adv_last_completion": "last did an advocacy activity {adv_days_since_last_completion:ago}",
     "adv_unprompted": "did {adv_unprompted:#advocacy activity} without being asked",

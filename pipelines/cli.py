@@ -7,20 +7,23 @@ signal N (130 for Ctrl-C). `--as-of` is parsed here, once, into a date.
 
 Cheap checks run before Prefect starts (it takes 20-45 s on a busy machine): the settings
 file, the data folder, the out folder. Start-up, logging and signals: `pipelines/runtime.py`.
+On a terminal, every long command prints one progress line per stage on stderr (name, rows,
+seconds) with a live bar meanwhile; `-q` turns them off (`pipelines/progress.py`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from advocacy.pipelines import runtime
+from advocacy.pipelines import progress, runtime
 from advocacy.pipelines.errors import EXIT_CONTRACT, EXIT_OK
 
 
@@ -47,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="progress logging, and tracebacks on failure"
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress lines on the terminal (they are only shown when stderr is a terminal)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -140,7 +149,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from advocacy.data_contracts.validate import validate_folder
 
     docs_dir = args.docs_dir or runtime.data_docs_dir(settings)
-    report = validate_folder(args.data, settings, docs_dir=docs_dir, as_of=_as_of(args))
+    shown = _progress(args)
+    lines = progress.TableLines(shown) if shown.enabled else None
+    report = validate_folder(
+        args.data, settings, docs_dir=docs_dir, as_of=_as_of(args), progress=lines
+    )
     print(report.to_text())
     return EXIT_OK if report.ok else EXIT_CONTRACT
 
@@ -150,9 +163,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from advocacy.pipelines.flows import train_flow
     from advocacy.pipelines.lineage import outcome_row
 
-    outcomes = train_flow(
-        str(args.data), _as_of(args).isoformat(), _config(args), new_store=args.new_store
-    )
+    with _steps_shown(args):
+        outcomes = train_flow(
+            str(args.data), _as_of(args).isoformat(), _config(args), new_store=args.new_store
+        )
     _print_table([outcome_row(o) for o in outcomes])
     return EXIT_OK
 
@@ -161,7 +175,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     _prepare_flow_run(args, publishes=True)
     from advocacy.pipelines.flows import score_flow
 
-    published = score_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
+    with _steps_shown(args):
+        published = score_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
     _print_published(published)
     return EXIT_OK
 
@@ -170,10 +185,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     _prepare_flow_run(args, publishes=True)
     from advocacy.pipelines.flows import weekly_flow
 
-    published = weekly_flow(
-        str(args.data), _as_of(args).isoformat(), _out(args), _config(args),
-        new_store=args.new_store,
-    )  # fmt: skip
+    with _steps_shown(args):
+        published = weekly_flow(
+            str(args.data), _as_of(args).isoformat(), _out(args), _config(args),
+            new_store=args.new_store,
+        )  # fmt: skip
     _print_published(published)
     return EXIT_OK
 
@@ -206,8 +222,27 @@ def _prepare_flow_run(args: argparse.Namespace, *, publishes: bool = False) -> A
         target, _ = resolve_out_dir(args.out, _as_of(args), settings.output_root)
         check_target(target)  # UnsafeOutputError: exit 2, before a long run
     runtime.apply_settings(settings)
-    runtime.start_prefect()
+    with _progress(args).stage("start Prefect"):
+        runtime.start_prefect()
     return settings
+
+
+def _progress(args: argparse.Namespace) -> progress.Progress:
+    """Progress lines on stderr when it is a terminal, unless --quiet."""
+    return progress.Progress(quiet=getattr(args, "quiet", False))
+
+
+@contextlib.contextmanager
+def _steps_shown(args: argparse.Namespace) -> Iterator[None]:
+    """While a flow runs, its job's steps report themselves (the flows run `flows.PREFECT`)."""
+    from advocacy.pipelines import flows
+
+    saved = flows.PREFECT
+    flows.PREFECT = progress.wrap(saved, _progress(args))
+    try:
+        yield
+    finally:
+        flows.PREFECT = saved
 
 
 def _config(args: argparse.Namespace) -> str | None:

@@ -166,7 +166,7 @@ def build_rows(
     data: Path, as_of: date, settings: Settings, *, training: bool, scoring: bool = True
 ) -> Rows:
     """Training and/or scoring rows from one connection, so usage is rolled up once."""
-    con = connect(data)
+    con = connect(data, engine=settings.engine)
     try:
         trained = (
             tuple(_training_rows(con, spec, as_of, settings) for spec in TARGETS)
@@ -214,7 +214,7 @@ def make_shortlist(
 ) -> pd.DataFrame:
     """The capped top of the eligible, with contact details and a suggested activity."""
     top = ranking.shortlist(ranked, settings)
-    con = connect(data)
+    con = connect(data, engine=settings.engine)
     try:
         details = world_facts.contact_details(con, top["contact_id"].tolist())
     finally:
@@ -253,10 +253,14 @@ def eligible_rows(rows: ScoringRows, settings: Settings) -> pd.Series:
 def score_and_rank(
     rows: ScoringRows, champions: Sequence[Champion], settings: Settings
 ) -> pd.DataFrame:
-    """Scores with reasons relative to the eligible population (whom the list picks among)."""
+    """Scores for all; reasons for the eligible only (whom the list picks among), relative to
+    the eligible population. Others' `reasons` is null: nobody reads them, and reasons are
+    most of the scoring time."""
     models = {c.spec.name: c.model for c in champions}
     mask = eligible_rows(rows, settings).to_numpy()
-    scored = score.score_population(rows.features, models, settings, reference_mask=mask)
+    scored = score.score_population(
+        rows.features, models, settings, explain_mask=mask, reference_mask=mask
+    )
     return ranking.rank_population(scored, rows.eligibility, settings)
 
 

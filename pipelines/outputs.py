@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # run.json last: it holds the others' checksums, and its presence marks a complete publish.
 FILES = ("scores.parquet", "candidates.csv", "report.html", "run.json")
+# `reasons` in scores.parquet: text for the eligible, null for the ineligible (not computed).
 SCORES_COLUMNS = (
     "contact_id", "account_id", "as_of", "p_advocate", "p_burnout", "priority",
     "eligible", "ineligible_reason", "reasons", "model_versions",
@@ -76,11 +77,16 @@ def model_versions_text(versions: dict[str, int]) -> str:
 
 
 def scores_table(ranked: pd.DataFrame, as_of: date, versions: dict[str, int]) -> pd.DataFrame:
-    """scores.parquet: every scored contact, ranked, with why it is (not) eligible."""
+    """scores.parquet: every scored contact, ranked, with why it is (not) eligible.
+
+    `reasons` is text for the eligible rows (possibly empty: no driver stood out) and null for
+    the ineligible, whose reasons are not computed (`job.score_and_rank`).
+    """
     out = ranked.copy()
     out["as_of"] = pd.Timestamp(as_of).date()
     out["model_versions"] = model_versions_text(versions)
     out["eligible"] = out["eligible"].astype(bool)
+    out["reasons"] = out["reasons"].astype("str")  # a text column even when all are null
     return out[list(SCORES_COLUMNS)]
 
 

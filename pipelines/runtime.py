@@ -77,6 +77,9 @@ def prepare_environment(verbose: bool) -> None:
         # a progress bar per file on stderr, which batch logs do not want.
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "GIT_PYTHON_REFRESH": "quiet",
+        # Idle OpenMP threads sleep instead of spinning: on a busy 2-core box two spinning
+        # LightGBM threads made one fit 6-10x slower (docs/benchmarks.md).
+        "OMP_WAIT_POLICY": "PASSIVE",
         "MPLBACKEND": "Agg",
     }
     for name, value in defaults.items():

@@ -19,6 +19,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+# The product uses all cores (training.num_threads: 0); two pytest workers on 2 cores each
+# running 2 OpenMP threads ran 18x slower, so tests (and the CLI subprocesses they start)
+# use one LightGBM thread. advocacy.settings reads it when settings are built.
+os.environ.setdefault("ADVOCACY_NUM_THREADS", "1")
 
 AS_OF = date(2026, 11, 23)
 WORLD_CONTACTS = 3000

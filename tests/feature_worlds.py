@@ -22,6 +22,7 @@ from advocacy.data_contracts.tables import TABLES
 
 T = date(2024, 6, 3)  # a Monday; runs see the world at 00:00 UTC of T
 T_TS = datetime(2024, 6, 3)
+TIMELESS_ANSWERS = ("declined", "no_response", "cancelled")  # statuses with no time of their own
 
 
 def ts(value: str | datetime | date) -> pd.Timestamp:
@@ -153,9 +154,10 @@ class World:
     def cut(self, at: datetime, unsettled_days: int | None = None) -> World:
         """The export of this world taken at `at`: later rows gone, later changes undone.
 
-        Declines and no-responses carry no time, so this export keeps them as they are
-        (`features.state`); with `unsettled_days`, an ask whose window of that many days is
-        still open at `at` is pending in the export instead: its answer is not given yet.
+        Declines, no-responses and cancellations carry no time, so this export keeps them as
+        they are; with `unsettled_days`, such an ask whose window of that many days is still
+        open at `at` is pending in the export instead: its answer is not given yet. Features
+        must not tell the two exports apart (`features.state` waits for the window).
         """
         at = pd.Timestamp(at)
         out = World()
@@ -198,8 +200,8 @@ class World:
 
 
 def _unsettled(row: dict[str, Any], days: int, seen: Callable[[Any], bool]) -> bool:
-    """A declined or unanswered ask whose `days`-day window has not closed when exported."""
-    if row["status"] not in ("declined", "no_response") or row["requested_at"] is None:
+    """A declined, unanswered or cancelled ask whose `days`-day window is open when exported."""
+    if row["status"] not in TIMELESS_ANSWERS or row["requested_at"] is None:
         return False
     return not seen(pd.Timestamp(row["requested_at"]) + pd.Timedelta(days=days))
 

@@ -93,7 +93,8 @@ def test_advocacy_features(scoring):
     assert (c1["adv_asks"], c1["adv_asks_90d"]) == (4, 3)
     assert (c1["adv_completions"], c1["adv_completions_90d"]) == (1, 0)
     assert (c1["adv_declines"], c1["adv_no_responses"]) == (1, 0)
-    assert c1["adv_pending"] == 1  # completed after T: pending at T
+    # completed after T, and cancelled inside its response window: both pending at T
+    assert c1["adv_pending"] == 2
     assert c1["adv_acceptance_rate"] == 0.5
     assert c1["adv_days_since_last_ask"] == 9
     assert c1["adv_days_since_last_completion"] == (T_TS - pd.Timestamp("2024-02-01")).days
@@ -273,3 +274,32 @@ def test_a_world_with_no_history_still_builds(tmp_path):
         frame = builder(con, T, SETTINGS)
         assert frame.empty and "label" in frame.columns and "nps_latest" in frame.columns
     assert len(facts_mod.eligibility_facts(con, T, SETTINGS)) == 1
+
+
+def test_a_decline_is_pending_until_its_response_window_closed(tmp_path):
+    """Declines have no time: one in the files shows at t only after the 30-day window."""
+    w = one_contact_world()
+    w.activity("C1", "2024-05-20", "declined")  # window closes 2024-06-19 00:00
+    con = w.connect(tmp_path)
+    at = ["2024-05-25", "2024-06-19", "2024-06-19 00:00:00.000001", "2024-07-01"]
+    points = pd.DataFrame(
+        {"contact_id": "C1", "account_id": "A1", "t": [pd.Timestamp(x) for x in at]}
+    )
+    rows = build.build_features(con, points, T + timedelta(days=60), SETTINGS)
+    assert rows["adv_pending"].tolist() == [1, 1, 0, 0]
+    assert rows["adv_declines"].tolist() == [0, 0, 1, 1]
+    assert rows["adv_declines_90d"].tolist() == [0, 0, 1, 1]
+    assert rows["adv_acceptance_rate"].isna().tolist() == [True, True, False, False]
+    scoring = build.build_scoring(con, T, SETTINGS).iloc[0]  # T: the same rule as a training row
+    assert (scoring["adv_pending"], scoring["adv_declines"]) == (1, 0)
+
+
+def test_eligibility_reads_the_exported_answer_at_t(tmp_path):
+    """A contact who declined yesterday is not waiting for an answer; the ask is recent."""
+    w = one_contact_world().contact("C2").contact("C3")
+    w.activity("C1", "2024-05-31", "declined")
+    w.activity("C2", "2024-05-31", "pending")
+    w.activity("C3", "2024-05-31", "completed", T_TS)  # completed at T: still open at T
+    facts = facts_mod.eligibility_facts(w.connect(tmp_path), T, SETTINGS).set_index("contact_id")
+    assert facts["asks_pending"].to_dict() == {"C1": 0, "C2": 1, "C3": 1}
+    assert facts["asks_recent"].to_dict() == {"C1": 1, "C2": 1, "C3": 1}

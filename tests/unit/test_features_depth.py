@@ -59,8 +59,8 @@ def test_smoothed_acceptance_uses_only_asks_whose_window_closed_before_t(tmp_pat
     # settled: 6 asks (3 yes); the declined ask at 2024-05-10 is not settled at T
     prior = advocacy.PRIOR_WEIGHT * advocacy.ACCEPTANCE_PRIOR
     assert c1["adv_acceptance_smoothed"] == pytest.approx((3 + prior) / (6 + 3))
-    # the file-status rate counts that decline: 4 done / (4 done + 2 declined + 1 silent)
-    assert c1["adv_acceptance_rate"] == pytest.approx(4 / 7)
+    # the plain rate leaves that decline out too: 4 done / (4 done + 1 declined + 1 silent)
+    assert c1["adv_acceptance_rate"] == pytest.approx(4 / 6)
 
 
 def test_smoothed_acceptance_ignores_the_outcome_of_an_unsettled_ask(tmp_path):

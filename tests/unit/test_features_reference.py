@@ -124,9 +124,15 @@ def ref_advocacy(f: dict[str, pd.DataFrame], contact: str, t: pd.Timestamp) -> d
     recent = asks["requested_at"] >= t - 90 * DAY
     done = a[(a["status"] == "completed") & (a["completed_at"] < t)]
     done_asks = done[done["requested_at"].notna()]
-    declined, silent = asks["status"] == "declined", asks["status"] == "no_response"
-    pending = (asks["status"] == "pending") | (
-        (asks["status"] == "completed") & ~(asks["completed_at"] < t)
+    # declined / no_response / cancelled have no time: settled once the 30-day window closed
+    settled = asks["requested_at"] + 30 * DAY < t
+    timeless = asks["status"].isin(["declined", "no_response", "cancelled"])
+    declined = (asks["status"] == "declined") & settled
+    silent = (asks["status"] == "no_response") & settled
+    pending = (
+        (asks["status"] == "pending")
+        | ((asks["status"] == "completed") & ~(asks["completed_at"] < t))
+        | (timeless & ~settled)
     )
     decided = len(done_asks) + declined.sum() + silent.sum()
     return {
@@ -318,6 +324,7 @@ def test_a_window_edge_is_exact_to_the_microsecond(tmp_path):
     points = pd.DataFrame({"contact_id": ["C1"], "account_id": ["A1"], "t": [t]})
     row = build.build_features(con, points, T, SETTINGS).iloc[0]
     assert row["nps_latest"] == 9 and row["nps_responses"] == 1
-    assert row["adv_asks"] == 1 and row["adv_declines"] == 1
+    assert row["adv_asks"] == 1 and row["adv_pending"] == 1  # declined: not settled at t
+    assert row["adv_declines"] == 0
     assert row["support_open_tickets"] == 1  # the one opened exactly at t is not yet open
     assert row["support_severe_tickets_90d"] == 1  # opened exactly 90 days before t: inside

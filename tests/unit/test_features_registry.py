@@ -100,7 +100,7 @@ EXPECTED = {
     "adv_recent_asks": "asked twice in the last 90 days",
     "adv_recent_yes": "completed 1 ask in the last 90 days",
     "adv_recent_refusals": "declined 0 asks and left 1 unanswered",
-    "adv_pending": "has 1 ask still waiting",
+    "adv_pending": "has 1 ask with no settled answer yet",
     "adv_last_ask": "was last asked 40 days ago",
     "adv_last_completion": "last did an advocacy activity two months ago",
     "adv_unprompted": "did 2 advocacy activities without being asked",

@@ -11,6 +11,8 @@ from advocacy.settings import Settings
 from tests.feature_worlds import T_TS, T, random_world
 
 TS = "TIMESTAMP '2024-06-03 00:00:00'"
+ASKED = f"{TS} - INTERVAL 10 DAY"
+US = "INTERVAL 1 MICROSECOND"
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +26,23 @@ def con(tmp_path_factory):
 @pytest.mark.parametrize(
     ("expr", "want"),
     [
-        (f"ask_status_at('completed', {TS}, {TS})", "pending"),
-        (f"ask_status_at('completed', {TS} - INTERVAL 1 MICROSECOND, {TS})", "completed"),
-        (f"ask_status_at('declined', NULL, {TS})", "declined"),
+        (f"ask_status_at('completed', {ASKED}, {TS}, {TS})", "pending"),
+        (f"ask_status_at('completed', {ASKED}, {TS} - INTERVAL 1 MICROSECOND, {TS})", "completed"),
+        # no time of their own: settled once the 30-day window closed strictly before t
+        (f"ask_status_at('declined', {TS} - INTERVAL 30 DAY, NULL, {TS})", "pending"),
+        (f"ask_status_at('declined', {TS} - INTERVAL 30 DAY - {US}, NULL, {TS})", "declined"),
+        (f"ask_status_at('no_response', {TS} - INTERVAL 30 DAY, NULL, {TS})", "pending"),
+        (f"ask_status_at('no_response', {TS} - INTERVAL 31 DAY, NULL, {TS})", "no_response"),
+        (f"ask_status_at('cancelled', {TS} - INTERVAL 5 DAY, NULL, {TS})", "pending"),
+        (f"ask_status_at('cancelled', {TS} - INTERVAL 31 DAY, NULL, {TS})", "cancelled"),
+        (f"ask_status_at('pending', {TS} - INTERVAL 90 DAY, NULL, {TS})", "pending"),
+        (f"ask_pending_at({TS} - INTERVAL 1 DAY, 'declined', NULL, {TS})", True),
+        # eligibility reads the export's answer at T: declined yesterday is not open
+        (f"ask_open_in_files_at({TS} - INTERVAL 1 DAY, 'declined', NULL, {TS})", False),
+        (f"ask_open_in_files_at({TS} - INTERVAL 1 DAY, 'cancelled', NULL, {TS})", False),
+        (f"ask_open_in_files_at({TS} - INTERVAL 1 DAY, 'completed', {TS}, {TS})", True),
+        (f"ask_open_in_files_at({TS} - INTERVAL 90 DAY, 'pending', NULL, {TS})", True),
+        (f"ask_open_in_files_at({TS}, 'pending', NULL, {TS})", False),
         (f"ticket_open_at({TS} - INTERVAL 1 DAY, {TS}, {TS})", True),
         (f"ticket_open_at({TS} - INTERVAL 1 DAY, NULL, {TS})", True),
         (f"ticket_open_at({TS}, NULL, {TS})", False),

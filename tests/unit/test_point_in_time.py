@@ -14,8 +14,9 @@ import pytest
 
 from advocacy.features import build, labels, registry
 from advocacy.features import facts as facts_mod
+from advocacy.features.state import OUTCOME_WINDOW_DAYS
 from advocacy.settings import Settings
-from tests.feature_worlds import T_TS, T, random_world
+from tests.feature_worlds import T_TS, TIMELESS_ANSWERS, T, random_world
 
 SETTINGS = Settings()
 SEEDS = range(100, 106)
@@ -43,26 +44,39 @@ def test_rows_at_or_after_t_change_nothing_at_t(seed, tmp_path):
         pd.testing.assert_frame_equal(a, b, obj=f"{name} (seed {seed})")
 
 
-# Read declined / no_response as the files hold them (features/state.py): an answer that was
-# not given yet at t would change them. Every other feature uses only settled outcomes.
-FILE_STATUS_FEATURES = (
-    *("adv_declines", "adv_declines_90d", "adv_no_responses", "adv_no_responses_90d"),
-    *("adv_pending", "adv_acceptance_rate"),
-)
-SETTLED = [n for n in registry.feature_names() if n not in FILE_STATUS_FEATURES]
+# An export taken before the answers inside their response window were given: every feature
+# and label reads an answer only once its window closed (features.state). Eligibility facts
+# read the export's answers at T on purpose (features.state; tested in test_features.py).
+FEATURES = registry.feature_names()
+UNANSWERED_BUILDERS = ("advocate", "burnout", "scoring", "advocate_labels", "burnout_labels")
 FEATURE_BUILDERS = ("advocate", "burnout", "scoring")
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_answers_not_given_yet_at_t_change_only_the_file_status_features(seed, tmp_path):
+def test_answers_not_given_yet_at_t_change_nothing(seed, tmp_path):
     """The export at T where asks still inside their response window are all pending."""
     world = random_world(seed)
     full = world.connect(tmp_path / "full")
-    window = SETTINGS.windows.response_window_days
-    early = world.cut(T_TS, unsettled_days=window).connect(tmp_path / "early")
-    for name in FEATURE_BUILDERS:
+    early = world.cut(T_TS, unsettled_days=OUTCOME_WINDOW_DAYS).connect(tmp_path / "early")
+    for name in UNANSWERED_BUILDERS:
         a, b = BUILDERS[name](full, T, SETTINGS), BUILDERS[name](early, T, SETTINGS)
-        pd.testing.assert_frame_equal(a[SETTLED], b[SETTLED], obj=f"{name} (seed {seed})")
+        pd.testing.assert_frame_equal(a, b, obj=f"{name} (seed {seed})")
+
+
+def test_the_random_worlds_hold_answers_inside_their_window():
+    """The test above means something only if the two exports differ in most worlds."""
+    counts = [_timeless_answers_in_window(random_world(seed), T_TS) for seed in SEEDS]
+    assert sum(n > 0 for n in counts) >= 4, counts
+
+
+def _timeless_answers_in_window(world, at) -> int:
+    """Declined / unanswered / cancelled asks made before `at` whose window is open at `at`."""
+    at, window = pd.Timestamp(at), pd.Timedelta(days=OUTCOME_WINDOW_DAYS)
+    return sum(
+        r["status"] in TIMELESS_ANSWERS and r["requested_at"] < at <= r["requested_at"] + window
+        for r in world.rows["advocacy_activities"]
+        if r["requested_at"] is not None
+    )
 
 
 def test_the_random_worlds_exercise_every_feature(tmp_path):
@@ -78,8 +92,8 @@ def test_the_random_worlds_exercise_every_feature(tmp_path):
 
 @pytest.mark.parametrize("seed", SEEDS[:3])
 def test_each_training_row_sees_only_rows_before_its_own_t(seed, tmp_path):
-    """Features of a training row at t equal those built from the world exported at t; the
-    settled-outcome features also equal those of an export where unsettled asks are pending."""
+    """Features of a training row at t equal those built from the world exported at t, and
+    those of an export at t where the answers still inside their window are not given yet."""
     world = random_world(seed)
     full = world.connect(tmp_path / "full")
     rows = pd.concat(
@@ -89,16 +103,16 @@ def test_each_training_row_sees_only_rows_before_its_own_t(seed, tmp_path):
         ]
     )
     assert len(rows) > 0
-    window = SETTINGS.windows.response_window_days
+    window = OUTCOME_WINDOW_DAYS
     for i, row in enumerate(rows.to_dict("records")):
         t = pd.Timestamp(row["t"])
         points = pd.DataFrame([{k: row[k] for k in ("contact_id", "account_id", "t")}])
         as_of = (t + timedelta(days=1)).date() if t != t.normalize() else t.date()
-        for kind, names in (("cut", registry.feature_names()), ("early", SETTLED)):
+        for kind in ("cut", "early"):
             export = world.cut(t, unsettled_days=window if kind == "early" else None)
             con = export.connect(tmp_path / f"{kind}{i}")
             again = build.build_features(con, points, as_of, SETTINGS).iloc[0]
-            for name in names:
+            for name in FEATURES:
                 a, b = row[name], again[name]
                 assert a == b or (pd.isna(a) and pd.isna(b)), (kind, name, row["contact_id"], t)
 

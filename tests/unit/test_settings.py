@@ -24,7 +24,8 @@ from advocacy.settings import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_committed_config_equals_the_defaults():
+def test_committed_config_equals_the_defaults(monkeypatch):
+    monkeypatch.delenv("ADVOCACY_NUM_THREADS", raising=False)  # tests/conftest.py sets it
     committed = yaml.safe_load((REPO / "config" / "advocacy.yaml").read_text())
     assert committed == Settings().model_dump(mode="json")
 
