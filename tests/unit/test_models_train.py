@@ -169,3 +169,13 @@ def test_the_fitted_target_carries_its_spec(fitted):
         fit_target(make_frame(n=50), "advocate", Settings(), features=FEATURES)
     assert refused.value.spec is ADVOCATE and refused.value.target == "advocate"
     assert str(refused.value).startswith("p_advocate (advocacy-propensity): 50 training rows")
+
+
+def test_small_frames_get_smaller_leaves_and_large_ones_the_setting():
+    from advocacy.models.train import leaf_rows
+
+    assert leaf_rows(100, None) == 100
+    assert leaf_rows(100, 50_000) == 100  # 2% of the rows is above the setting
+    assert leaf_rows(100, 2_500) == 50
+    assert leaf_rows(100, 300) == 20  # never fewer than 20 rows per leaf
+    assert leaf_rows(10, 300) == 10  # a smaller setting is kept
