@@ -312,9 +312,9 @@ class EngineSettings(_Frozen):
     """DuckDB's limits on every connection (`data_contracts.load.new_connection`)."""
 
     duckdb_memory_limit: str | None = Field(
-        "4GB",
+        "3GB",
         pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
-        description="DuckDB spills to duckdb_temp_dir above this (e.g. 4GB, 500MB); null: "
+        description="DuckDB spills to duckdb_temp_dir above this (e.g. 3GB, 500MB); null: "
         "DuckDB's default, 80% of RAM. The job's peak is this plus the pandas frames",
     )
     duckdb_temp_dir: str | None = Field(

@@ -53,3 +53,18 @@ def test_unknown_peer_is_refused() -> None:
     split = split_for_target(frame, ADVOCATE, Settings())
     with pytest.raises(ValueError, match="unknown"):
         peer_predictions(frame, ADVOCATE, Settings(), split, peers=("gpt",))
+
+
+def test_flaml_logs_nothing_into_the_callers_mlflow_run(mlflow_store) -> None:
+    import mlflow
+
+    frame = make_frame(n=800)
+    settings = Settings()
+    split = split_for_target(frame, ADVOCATE, settings)
+    with mlflow.start_run() as run:  # bench/peer_table.py's parent run
+        peer_predictions(
+            frame, ADVOCATE, settings, split, peers=("flaml",), budget=1,
+            features=FEATURES, categorical=CATEGORICAL,
+        )  # fmt: skip
+    data = mlflow.get_run(run.info.run_id).data
+    assert (data.params, data.metrics) == ({}, {})
