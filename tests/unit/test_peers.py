@@ -61,7 +61,8 @@ def test_flaml_logs_nothing_into_the_callers_mlflow_run(mlflow_store) -> None:
     frame = make_frame(n=800)
     settings = Settings()
     split = split_for_target(frame, ADVOCATE, settings)
-    with mlflow.start_run() as run:  # bench/peer_table.py's parent run
+    experiment = mlflow.create_experiment("peers")  # not a previous test's cached experiment
+    with mlflow.start_run(experiment_id=experiment) as run:  # bench/peer_table.py's parent run
         peer_predictions(
             frame, ADVOCATE, settings, split, peers=("flaml",), budget=1,
             features=FEATURES, categorical=CATEGORICAL,
