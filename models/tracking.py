@@ -256,13 +256,13 @@ def configure_tracking(settings: Settings) -> str:
     if check_store(uri, settings) == "new":
         log.info("no MLflow store at %s yet: the first training creates it", uri)
         return uri
-    _ensure_experiment(uri, settings)
+    ensure_experiment(uri, settings)
     fail_stale_runs(settings)
     log.info("MLflow tracking at %s, experiment %s", uri, settings.tracking.experiment)
     return uri
 
 
-def _ensure_experiment(uri: str, settings: Settings) -> str:
+def ensure_experiment(uri: str, settings: Settings) -> str:
     """The experiment's id, creating store and experiment when allowed (under the lock)."""
     name = settings.tracking.experiment
     if check_store(uri, settings) != "new":  # reading an existing store needs no lock
@@ -597,7 +597,7 @@ def register_candidate(
     model_name = fitted.spec.model_name(settings)
     metrics = candidate_metrics(fitted, settings)
     key = run_key(fitted, settings, as_of=as_of, data_fingerprint=data_fingerprint)
-    experiment_id = _ensure_experiment(uri, settings)
+    experiment_id = ensure_experiment(uri, settings)
     timeout = settings.tracking.lock_timeout_seconds
 
     def _candidate(run_id: str, version: int, reused: bool) -> Candidate:

@@ -111,6 +111,18 @@ LEAF_ROWS_SHARE = 1 / 50
 SMALL_LEAF_ROWS = 20
 
 
+# Below this many training rows, trees pick split thresholds at random (LightGBM extra_trees):
+# on ~5,000 asks the greedy thresholds fit noise, and p_advocate tied logistic regression
+# (docs/models.md "Peer comparison"). Larger frames keep greedy splits (they lost 0.001-0.003
+# AUC with extra_trees at 100k) and go to Optuna (training.tune_min_rows).
+EXTRA_TREES_MAX_ROWS = 20_000
+
+
+def extra_trees(n_rows: int | None) -> bool:
+    """Random split thresholds on small frames (`n_rows` < EXTRA_TREES_MAX_ROWS)."""
+    return n_rows is not None and n_rows < EXTRA_TREES_MAX_ROWS
+
+
 def leaf_rows(setting: int, n_rows: int | None) -> int:
     """`min_data_in_leaf` for a frame of `n_rows`: the setting, lowered on small frames."""
     if n_rows is None:
@@ -134,6 +146,7 @@ def lightgbm_params(
         "subsample": lgbm.bagging_fraction,
         "subsample_freq": lgbm.bagging_freq,
         "reg_lambda": lgbm.lambda_l2,
+        "extra_trees": extra_trees(n_rows),
         "monotone_constraints": monotone_constraints(spec, features),
         "random_state": settings.training.seed,
         "n_jobs": settings.training.num_threads or None,

@@ -15,24 +15,13 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from advocacy.settings import Settings
 
 Verdict = Literal["trusted", "fallback"]
 
 
-def _auc_rows(y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """AUC of each row of `p` (resamples x n) against the matching row of `y` (Mann-Whitney)."""
-    ranks = rankdata(p, axis=1)
-    pos = y.sum(axis=1)
-    neg = y.shape[1] - pos
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return ((ranks * y).sum(axis=1) - pos * (pos + 1) / 2) / (pos * neg)
-
-
-# Resamples scored at once: memory is this x holdout rows x a few arrays (a 270k-row holdout
-# at 1M contacts would need ~4 GB for all 500 resamples in one matrix).
+# Resamples drawn at once: memory is this x holdout rows of int64 draws.
 BOOT_CHUNK = 16
 
 
@@ -41,23 +30,42 @@ def bootstrap_auc_interval(
 ) -> tuple[float, float]:
     """Percentile interval of the AUC over `n_boot` stratified resamples (positives and
     negatives resampled separately, so every resample has both). NaN when one class is empty.
-    Resamples are drawn and scored `BOOT_CHUNK` at a time; the draws do not depend on it."""
+
+    A resample is scored from its draw counts without sorting it: each positive's standing
+    among the negatives (below, tied) is found once; a resample's AUC is then a weighted sum
+    over cumulative negative counts, O(n) per resample (a sort per resample cost 37 s on a
+    270k-row holdout at 1M contacts). Draws come `BOOT_CHUNK` resamples at a time; they do not
+    depend on it."""
     y, p = np.asarray(y, dtype=int), np.asarray(p, dtype=float)
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     if n_boot < 1 or len(pos) == 0 or len(neg) == 0:
         return float("nan"), float("nan")
+    order = np.argsort(p[neg], kind="stable")
+    neg_rank = np.empty(len(neg), dtype=np.int64)
+    neg_rank[order] = np.arange(len(neg))  # sorted position of each negative
+    sorted_p = p[neg][order]
+    below = np.searchsorted(sorted_p, p[pos], side="left")  # negatives scored lower
+    upto = np.searchsorted(sorted_p, p[pos], side="right")  # ... lower or tied
     rng = np.random.default_rng(seed)
     aucs = []
     for start in range(0, n_boot, BOOT_CHUNK):
         k = min(BOOT_CHUNK, n_boot - start)
-        idx = np.hstack(
-            [rng.choice(pos, (k, len(pos))), rng.choice(neg, (k, len(neg)))]
-        )  # resamples x n: positives first, then negatives
-        labels = np.broadcast_to(np.r_[np.ones(len(pos)), np.zeros(len(neg))], idx.shape)
-        aucs.append(_auc_rows(labels, p[idx]))
+        # the draws of rng.choice(pos, (k, P)) and rng.choice(neg, (k, N)), as positions
+        w = _counts(rng.integers(0, len(pos), (k, len(pos))), len(pos))
+        v = _counts(neg_rank[rng.integers(0, len(neg), (k, len(neg)))], len(neg))
+        v = np.hstack([np.zeros((k, 1)), np.cumsum(v, axis=1)])  # drawn negatives below slot
+        wins = v[:, below] + 0.5 * (v[:, upto] - v[:, below])
+        aucs.append((w * wins).sum(axis=1) / (len(pos) * len(neg)))
     tail = (1 - level) / 2
     lo, hi = np.quantile(np.concatenate(aucs), [tail, 1 - tail])
     return float(lo), float(hi)
+
+
+def _counts(draws: np.ndarray, n: int) -> np.ndarray:
+    """Per resample (row of `draws`), how often each of `n` slots was drawn."""
+    k = len(draws)
+    flat = (draws + n * np.arange(k)[:, None]).ravel()
+    return np.bincount(flat, minlength=k * n).reshape(k, n).astype(float)
 
 
 @dataclass(frozen=True)

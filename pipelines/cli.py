@@ -100,6 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "run":
             _new_store_arg(p)
 
+    bt = sub.add_parser(
+        "backtest", help="replay the weekly job at past dates and measure what happened after"
+    )
+    bt.add_argument(
+        "--data", type=Path, required=True, help="data folder with the six input tables"
+    )
+    bt.add_argument(
+        "--from", dest="start", type=_date, required=True, help="first as_of (YYYY-MM-DD)"
+    )
+    bt.add_argument("--to", dest="end", type=_date, required=True, help="last as_of (YYYY-MM-DD)")
+    bt.add_argument("--every", type=_positive_int, default=7, help="days between dates (default 7)")
+    bt.add_argument(
+        "--out", type=Path, required=True, help="OUT/<as_of>/ per date, OUT/backtest.csv, .html"
+    )
+    _new_store_arg(bt)
+
     srv = sub.add_parser(
         "serve", help="serve the weekly flow as a Prefect deployment on a cron schedule"
     )
@@ -194,6 +210,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """No Prefect: the backtest calls the job's steps in plain Python (pipelines/backtest.py)."""
+    settings = _checked_inputs(args)
+    from advocacy.pipelines import backtest, job
+
+    dates = backtest.backtest_dates(args.start, args.end, args.every)
+    backtest.check_out(args.out, dates)  # UnsafeOutputError: exit 2, before any work
+    if args.new_store:
+        settings = job.with_new_store(settings)
+    inputs = backtest.BacktestInputs(
+        data=args.data, start=args.start, end=args.end, every=args.every, out_dir=args.out,
+        settings=settings,
+    )  # fmt: skip
+    result = backtest.run_backtest(inputs, progress=_progress(args))
+    print(f"backtest of {len(result.dates)} dates published to {args.out}")
+    print(f"  {args.out / backtest.CSV}")
+    print(f"  {args.out / backtest.HTML}")
+    print(f"  MLflow parent run {result.parent_run_id}")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _prepare_flow_run(args, publishes=args.out is not None)
     from advocacy.pipelines.deploy import serve
@@ -277,12 +314,15 @@ def _print_table(rows: list[dict]) -> None:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": cmd_generate, "validate": cmd_validate, "train": cmd_train,
-    "score": cmd_score, "run": cmd_run, "serve": cmd_serve,
+    "score": cmd_score, "run": cmd_run, "serve": cmd_serve, "backtest": cmd_backtest,
 }  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # exits 2 on usage errors
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 on usage errors
+    if args.command == "backtest" and args.end < args.start:
+        parser.error("backtest: --to is before --from")
     runtime.prepare_environment(args.verbose)  # before anything imports Prefect or MLflow
     runtime.configure_logging(args.verbose)
     with runtime.signals_raise_exit():

@@ -60,6 +60,9 @@ promote_models = _task(job.promote_models, "promote-models")
 load_champions = _task(job.load_champions, "load-champions")
 score_and_rank = _task(job.score_and_rank, "score-and-rank")
 make_shortlist = _task(job.make_shortlist, "shortlist")  # reads contact details
+look_back = _task(job.look_back, "look-back")
+value_of_list = _task(job.value_of_list, "value-of-list")
+watch_drift = _task(job.watch_drift, "watch-drift")
 assemble = _task(job.assemble, "assemble")
 publish_run = _task(job.publish_run, "publish")
 log_lineage = _task(job.log_lineage, "log-lineage")
@@ -68,7 +71,7 @@ TASKS: dict[Callable[..., Any], Task] = {
     for t in (
         configure_tracking, check_contracts, profile_inputs, build_rows, fit_model,
         register_model, promote_models, load_champions, score_and_rank, make_shortlist,
-        assemble, publish_run, log_lineage,
+        look_back, value_of_list, watch_drift, assemble, publish_run, log_lineage,
     )
 }  # fmt: skip
 
@@ -103,6 +106,9 @@ class PrefectRunner(job.Runner):
         )  # fmt: skip
         create_markdown_artifact(
             key="weekly-summary", markdown=lineage.summary_markdown(bundle, folder)
+        )
+        create_markdown_artifact(
+            key="drift", markdown=lineage.drift_markdown(bundle.drift), description="Drift"
         )
 
 

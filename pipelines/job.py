@@ -1,11 +1,12 @@
 """The weekly job in plain Python, step by step; the Prefect flows and the benchmark run it.
 
 check contracts -> profile -> build rows -> fit per target -> register per target ->
-promote jointly -> load champions -> score and rank -> shortlist -> assemble -> publish ->
-log lineage. Each step is a module-level function with typed inputs and outputs, and every
-step is called through a `Runner`: a plain call here, one Prefect task per step in
-`advocacy.pipelines.flows`, a timed call in `bench/run_bench.py`. So the three run exactly
-the same code. Every MLflow call happens inside a step; no Prefect import here.
+promote jointly -> load champions -> score and rank -> shortlist -> look back (earlier lists,
+program health) -> value of the list -> assemble -> publish -> log lineage. Each step is a
+module-level function with typed inputs and outputs, and every step is called through a
+`Runner`: a plain call here, one Prefect task per step in `advocacy.pipelines.flows`, a timed
+call in `bench/run_bench.py`. So the three run exactly the same code. Every MLflow call happens
+inside a step; no Prefect import here.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from advocacy.data_contracts.profile import profile_tables
 from advocacy.data_contracts.validate import validate_folder
 from advocacy.features import build as feature_build
 from advocacy.features import facts as world_facts
+from advocacy.features import registry
 from advocacy.models import score, targets, tracking
-from advocacy.models.targets import TARGETS, TargetSpec
+from advocacy.models.targets import ADVOCATE, TARGETS, TargetSpec
 from advocacy.models.train import fit_target
+from advocacy.monitoring import drift, lookback, program
 from advocacy.pipelines import lineage, outputs, publish, runtime
 from advocacy.policy import activity, ranking
 from advocacy.policy.eligibility import ineligible_reason
@@ -101,6 +104,14 @@ class ScoringRows:
 class Rows:
     training: tuple[TrainingRows, ...] = ()
     scoring: ScoringRows | None = None
+
+
+@dataclass(frozen=True)
+class LookBack:
+    """What the run sees when it looks back at T: earlier lists' outcomes, program health."""
+
+    earlier_lists: tuple[lookback.ListOutcome, ...]
+    program: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -226,8 +237,44 @@ def make_shortlist(
     return outputs.candidates_table(top, details, suggested, as_of)
 
 
+def look_back(
+    data: Path, as_of: date, settings: Settings, out_dir: Path | None, ranked: pd.DataFrame
+) -> LookBack:
+    """The lists published next to this run's folder in the last 12 weeks, with their outcome
+    at T, and the program's health per week (`ranked`: this run's scores, for the pool)."""
+    target, _ = publish.resolve_out_dir(out_dir, as_of, settings.output_root)
+    con = connect(data, engine=settings.engine)
+    try:
+        earlier = lookback.earlier_lists(Path(target).parent, as_of, con, settings)
+        health = program.program_health(con, as_of, settings, scores=ranked)
+    finally:
+        con.close()
+    return LookBack(tuple(earlier), health)
+
+
+def watch_drift(
+    rows: Rows, ranked: pd.DataFrame, as_of: date, settings: Settings, out_dir: Path | None
+) -> drift.DriftWatch:
+    """Model inputs and both scores against the training window and the previous published run
+    (its run.json); the training window is this run's advocate training rows when it trained,
+    else the profile the previous run carried forward."""
+    assert rows.scoring is not None
+    scores = [s.score_column for s in TARGETS]
+    current = rows.scoring.features.merge(
+        ranked[["contact_id", *scores]], on="contact_id", how="left", validate="one_to_one"
+    )
+    target, _ = publish.resolve_out_dir(out_dir, as_of, settings.output_root)
+    previous = drift.previous_drift(
+        [w.folder for w in lookback.published_weeks(Path(target).parent, as_of)]
+    )
+    trained = [r.frame for r in rows.training if r.spec.name == ADVOCATE.name and len(r.frame)]
+    training = trained[0] if trained else (previous or {}).get("training_profile")
+    columns = [*registry.feature_names(), *scores]
+    return drift.watch(current, columns, registry.categorical_features(), previous, training)
+
+
 def publish_run(bundle: outputs.RunBundle, out_dir: Path | None, settings: Settings) -> Path:
-    """Write the four files into a fresh folder and swap it into place (or nothing)."""
+    """Write the five files into a fresh folder and swap it into place (or nothing)."""
     target, point_latest = publish.resolve_out_dir(out_dir, bundle.as_of, settings.output_root)
     return publish.publish_atomically(target, bundle.write, point_latest=point_latest)
 
@@ -264,24 +311,35 @@ def score_and_rank(
     return ranking.rank_population(scored, rows.eligibility, settings)
 
 
+def value_of_list(ranked: pd.DataFrame, rows: ScoringRows, settings: Settings) -> dict[str, Any]:
+    """Expected yeses of this week's list against the NPS rule's list under the same rules."""
+    return program.value_vs_nps_rule(ranked, rows.features, settings)
+
+
 def assemble(
     checked: CheckedInputs,
     ranked: pd.DataFrame,
     candidates: pd.DataFrame,
     champions: Sequence[Champion],
+    looked_back: LookBack | None = None,
+    value: dict[str, Any] | None = None,
+    drifted: drift.DriftWatch | None = None,
 ) -> outputs.RunBundle:
     job = checked.job
     return outputs.RunBundle.assemble(
         as_of=job.as_of, ranked=ranked, candidates=candidates, champions=champions,
         inputs=checked.profiles, contracts=checked.contracts.to_dict(), settings=job.settings,
+        earlier_lists=looked_back.earlier_lists if looked_back else (),
+        program=looked_back.program if looked_back else None, value=value, drift=drifted,
     )  # fmt: skip
 
 
 IO_STEPS = (
     configure_tracking, check_contracts, profile_inputs, build_rows, register_model,
-    promote_models, load_champions, make_shortlist, publish_run, log_lineage,
+    promote_models, load_champions, make_shortlist, look_back, watch_drift, publish_run,
+    log_lineage,
 )  # fmt: skip
-PURE_STEPS = (fit_model, score_and_rank, assemble)
+PURE_STEPS = (fit_model, score_and_rank, value_of_list, assemble)
 
 
 # ---------------------------------------------------------------- stages and jobs
@@ -313,7 +371,7 @@ def train(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -> list[Regis
 
 
 def score_and_publish(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -> Path:
-    """Score with the champions, rank, shortlist, publish the files, log the lineage."""
+    """Score with the champions, rank, shortlist, look back, publish the files, log the lineage."""
     if rows.scoring is None:
         raise ValueError("score_and_publish needs scoring rows (build_rows(scoring=True))")
     runtime.raise_if_stopped()
@@ -321,7 +379,10 @@ def score_and_publish(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -
     champions = run.step(load_champions, settings)
     ranked = run.step(score_and_rank, rows.scoring, champions, settings)
     candidates = run.step(make_shortlist, job.data, ranked, rows.scoring, job.as_of, settings)
-    bundle = run.step(assemble, checked, ranked, candidates, champions)
+    looked_back = run.step(look_back, job.data, job.as_of, settings, job.out_dir, ranked)
+    value = run.step(value_of_list, ranked, rows.scoring, settings)
+    drifted = run.step(watch_drift, rows, ranked, job.as_of, settings, job.out_dir)
+    bundle = run.step(assemble, checked, ranked, candidates, champions, looked_back, value, drifted)
     runtime.raise_if_stopped()  # never publish after a stop signal
     published = run.step(publish_run, bundle, job.out_dir, settings)
     run.step(log_lineage, bundle, published)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from advocacy.models import tracking
 from advocacy.models.targets import TARGETS
+from advocacy.monitoring.drift import DriftWatch
 from advocacy.pipelines.outputs import FILES, RunBundle
 from advocacy.pipelines.publish import sha256_of
 
@@ -74,6 +75,23 @@ def problem_kind(problem: str) -> str:
 PUBLISH_KEY_TAG = "advocacy.publish_key"  # sha256 of the published run.json
 
 
+def drift_metrics(watch: DriftWatch) -> dict[str, float]:
+    """Drifted columns and their share per reference, as MLflow metrics."""
+    out = {}
+    for report in watch.reports:
+        key = report.label.replace(" ", "_")
+        out[f"drift_{key}_n_drifted"] = float(len(report.drifted))
+        out[f"drift_{key}_share"] = float(report.share)
+    return out
+
+
+def drift_markdown(watch: DriftWatch | None) -> str:
+    """The drift tables for a Prefect artifact (column names and distances only)."""
+    if watch is None or not watch.reports:
+        return "No earlier run or training window to compare with yet.\n"
+    return "\n".join(r.to_markdown() for r in watch.reports)
+
+
 def log_lineage(bundle: RunBundle, published: Path) -> str:
     """A `publish-<as_of>` run for lineage, with no personal data in it; its run id.
 
@@ -107,6 +125,9 @@ def log_lineage(bundle: RunBundle, published: Path) -> str:
         )
         mlflow.log_metrics(publish_metrics(bundle))
         mlflow.log_dict(publish_summary(manifest), "published/run_summary.json")
+        if bundle.drift is not None:  # counts and distances only (monitoring/drift.py)
+            mlflow.log_dict(bundle.drift.summary(), "drift/drift_summary.json")
+            mlflow.log_metrics(drift_metrics(bundle.drift))
         mlflow.set_tag(PUBLISH_KEY_TAG, key)  # last: only a complete run carries the key
     return run.info.run_id
 

@@ -1,9 +1,10 @@
-"""The four published files of a run (docs/outputs.md): their schemas, their writing, run.json.
+"""The five published files of a run (docs/outputs.md): their schemas, their writing, run.json.
 
-This module is the one owner of what a run publishes: the column lists of scores.parquet and
-candidates.csv, the spreadsheet-safe CSV writer, the file list and the manifest. What leaves
-the output folder (the MLflow lineage run, Prefect artifacts) is `advocacy.pipelines.lineage`.
-`candidates.csv` and `report.html` name people (full name, title, e-mail): they stay here.
+This module is the one owner of what a run publishes: the column lists of scores.parquet,
+candidates.csv and program.csv, the spreadsheet-safe CSV writer, the file list and the manifest.
+What leaves the output folder (the MLflow lineage run, Prefect artifacts) is
+`advocacy.pipelines.lineage`. `candidates.csv` and `report.html` name people (full name, title,
+e-mail): they stay here; `program.csv` holds counts per week only.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import pandas as pd
 
 from advocacy.models import fallback
 from advocacy.models.trust import Trust
+from advocacy.monitoring import program as program_health
+from advocacy.monitoring.drift import DriftWatch
+from advocacy.monitoring.lookback import ListOutcome
 from advocacy.pipelines.publish import sha256_of
 from advocacy.pipelines.report import render_report
 from advocacy.policy.eligibility import rules_summary
@@ -32,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # run.json last: it holds the others' checksums, and its presence marks a complete publish.
-FILES = ("scores.parquet", "candidates.csv", "report.html", "run.json")
+FILES = ("scores.parquet", "candidates.csv", "program.csv", "report.html", "run.json")
 # `reasons` in scores.parquet: text for the eligible, null for the ineligible (not computed).
 SCORES_COLUMNS = (
     "contact_id", "account_id", "as_of", "p_advocate", "p_burnout", "priority",
@@ -43,6 +47,8 @@ CANDIDATES_COLUMNS = (
     "segment", "industry", "p_advocate", "p_burnout", "priority", "suggested_activity",
     "reasons", "as_of",
 )  # fmt: skip
+# program.csv: one row per week, oldest first (built by monitoring/program.py; docs/outputs.md).
+PROGRAM_COLUMNS = program_health.PROGRAM_COLUMNS
 COMPARED = (
     ("model", "LightGBM (this model)"),
     ("nps", "Latest-NPS rule"),
@@ -143,6 +149,21 @@ def write_candidates_csv(
     spreadsheet_safe(candidates).to_csv(path, index=False, encoding=encoding, lineterminator="\r\n")
 
 
+def program_table(program: pd.DataFrame | None) -> pd.DataFrame:
+    """program.csv's rows in `PROGRAM_COLUMNS` order (no rows when the run had no look-back)."""
+    if program is None:
+        return pd.DataFrame(columns=list(PROGRAM_COLUMNS))
+    return program[list(PROGRAM_COLUMNS)]
+
+
+def write_program_csv(
+    program: pd.DataFrame | None, path: Path, *, encoding: str = "utf-8-sig"
+) -> None:
+    """program.csv: written like candidates.csv (formula cells neutralised, BOM, CRLF); empty
+    cells where a measure is not known yet."""
+    write_candidates_csv(program_table(program), path, encoding=encoding)
+
+
 # ---------------------------------------------------------------- the models that scored
 def champion_summary(champion: Champion, settings: Settings | None = None) -> dict[str, Any]:
     """Registry version, run id, holdout metrics, and which ranker scored this run and why.
@@ -219,6 +240,12 @@ class RunBundle:
     contracts: dict[str, Any]
     settings: Settings
     generated_at: str = field(default_factory=lambda: now_utc())
+    # The look-back (monitoring/): earlier lists' outcomes at T, program health per week, the
+    # value line; drift against the training window and the previous run.
+    earlier_lists: list[ListOutcome] = field(default_factory=list)
+    program: pd.DataFrame | None = None
+    value: dict[str, Any] | None = None
+    drift: DriftWatch | None = None
 
     @classmethod
     def assemble(
@@ -231,6 +258,10 @@ class RunBundle:
         inputs: list[dict[str, Any]],
         contracts: dict[str, Any],
         settings: Settings,
+        earlier_lists: Sequence[ListOutcome] = (),
+        program: pd.DataFrame | None = None,
+        value: dict[str, Any] | None = None,
+        drift: DriftWatch | None = None,
     ) -> RunBundle:
         """The bundle of one run: no I/O (the champions carry their metrics)."""
         models = [champion_summary(c, settings) for c in champions]
@@ -238,15 +269,16 @@ class RunBundle:
         return cls(
             as_of=as_of, scores=scores_table(ranked, as_of, versions), candidates=candidates,
             models=models, inputs=inputs, contracts=contracts, settings=settings,
+            earlier_lists=list(earlier_lists), program=program, value=value, drift=drift,
         )  # fmt: skip
 
     def write(self, folder: Path) -> None:
-        """Write the four files; run.json last, with the others' checksums."""
-        scores, candidates, report, manifest = (folder / f for f in FILES)
+        """Write the five files; run.json last, with the others' checksums."""
+        scores, candidates, program, report, manifest = (folder / f for f in FILES)
         self.scores.to_parquet(scores, index=False)
-        write_candidates_csv(
-            self.candidates, candidates, encoding=self.settings.outputs.csv_encoding
-        )
+        encoding = self.settings.outputs.csv_encoding
+        write_candidates_csv(self.candidates, candidates, encoding=encoding)
+        write_program_csv(self.program, program, encoding=encoding)
         report.write_text(self._report_html(), encoding="utf-8")
         content = self.manifest({f: folder / f for f in FILES[:-1]})
         manifest.write_text(json.dumps(content, indent=2, default=str), encoding="utf-8")
@@ -256,6 +288,10 @@ class RunBundle:
             as_of=self.as_of, candidates=self.candidates, scores=self.scores, models=self.models,
             inputs=self.inputs, contracts_ok=bool(self.contracts.get("ok", True)),
             generated_at=self.generated_at, settings_summary=settings_summary(self.settings),
+            earlier_lists=[o.to_dict() for o in self.earlier_lists],
+            program=program_table(self.program), value=self.value,
+            drift=[r.to_html() for r in self.drift.reports] if self.drift else [],
+            drifted={r.label: r.drifted for r in self.drift.reports} if self.drift else {},
         )  # fmt: skip
 
     def manifest(self, files: dict[str, Path]) -> dict[str, Any]:
@@ -268,6 +304,10 @@ class RunBundle:
             "contracts": self.contracts,
             "models": [_manifest_model(m) for m in self.models],
             "counts": self.counts(),
+            "earlier_lists": [o.to_dict() for o in self.earlier_lists],
+            "program": program_health.program_summary(program_table(self.program), self.settings),
+            "value": self.value,
+            "drift": self.drift.to_manifest() if self.drift else None,
             "outputs": {
                 name: {"sha256": sha256_of(path), "bytes": path.stat().st_size}
                 for name, path in files.items()

@@ -67,7 +67,7 @@ def published(world_dir, as_of, tmp_path_factory, prefect_harness) -> dict[str, 
     return {"plain": plain, "flow": flowed}
 
 
-@pytest.mark.parametrize("name", ["scores.parquet", "candidates.csv", "report.html"])
+@pytest.mark.parametrize("name", ["scores.parquet", "candidates.csv", "program.csv", "report.html"])
 def test_job_and_flow_publish_byte_identical_files(published, name):
     plain, flowed = (published[k] / name for k in ("plain", "flow"))
     assert plain != flowed

@@ -58,7 +58,7 @@ def _promote(fitted: FittedTarget, settings: Settings) -> tracking.RegistryOutco
 
 def test_configure_tracking_puts_artifacts_next_to_the_database(store, tmp_path, mlflow_store):
     assert not (tmp_path / "mlflow.db").exists()  # first use: created by the first training
-    tracking._ensure_experiment(mlflow_store, store)
+    tracking.ensure_experiment(mlflow_store, store)
     experiment = mlflow.get_experiment_by_name(store.tracking.experiment)
     assert experiment.artifact_location == (tmp_path / "mlartifacts").resolve().as_uri()
     assert tracking.configure_tracking(store)  # idempotent: the experiment already exists
@@ -153,7 +153,7 @@ def test_champion_that_cannot_score_the_new_schema_is_replaced_and_says_why(stor
 def test_no_store_and_no_champion_are_clear_errors(store, mlflow_store):
     with pytest.raises(tracking.TrackingStoreError, match=r"no MLflow tracking store.*champion"):
         tracking.load_champion(ADVOCATE, store)
-    tracking._ensure_experiment(mlflow_store, store)
+    tracking.ensure_experiment(mlflow_store, store)
     with pytest.raises(tracking.NoChampionError, match="advocacy-propensity has no @champion"):
         tracking.load_champion(ADVOCATE, store)
 

@@ -38,7 +38,7 @@ def trained(world_dir, as_of, tmp_path_factory, prefect_harness):
 def test_run_exits_0_and_publishes_all_files(trained):
     assert trained["code"] == 0
     names = sorted(p.name for p in trained["out"].iterdir())
-    assert names == ["candidates.csv", "report.html", "run.json", "scores.parquet"]
+    assert names == ["candidates.csv", "program.csv", "report.html", "run.json", "scores.parquet"]
 
 
 def test_scores_parquet_schema_and_population(trained, world_dir, as_of):

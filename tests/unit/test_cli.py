@@ -19,7 +19,7 @@ from advocacy.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 
-SUBCOMMANDS = ("generate", "validate", "train", "score", "run", "serve")
+SUBCOMMANDS = ("generate", "validate", "train", "score", "run", "serve", "backtest")
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -84,7 +84,7 @@ def test_allow_new_store_starts_a_new_registry(mlflow_store, tmp_path):
     (tmp_path / "mlartifacts" / "old" / "f").write_text("x")
     settings = _allowing()
     tracking.configure_tracking(settings)
-    experiment_id = tracking._ensure_experiment(mlflow_store, settings)  # first training
+    experiment_id = tracking.ensure_experiment(mlflow_store, settings)  # first training
     assert experiment_id and (tmp_path / "mlflow.db").stat().st_size > 0
     assert tracking.check_store(mlflow_store, Settings()) == "existing"
 
