@@ -126,6 +126,13 @@ class RankingSettings(_Frozen):
 
 class LightGBMSettings(_Frozen):
     learning_rate: float = Field(0.05, gt=0, le=1)
+    learning_rate_large: float | None = Field(
+        0.1,
+        gt=0,
+        le=1,
+        description="learning rate from 200,000 training rows (fewer trees: faster fits and "
+        "reasons); null: learning_rate at every size",
+    )
     num_leaves: int = Field(
         15, ge=2, le=131072, description="leaves per tree (docs/models.md: 15 beat 31)"
     )

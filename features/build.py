@@ -9,6 +9,7 @@ the four builders of one run scan usage_events once.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from datetime import date
 
@@ -50,10 +51,11 @@ def features_for_points(
     tables: list[str] = []
     try:
         for family in registry.FAMILIES:  # one query per family, each planned on its own
-            name = _temp_name("family")
+            name, start = _temp_name("family"), time.perf_counter()
             relation = family.relation(con, points, as_of, settings)
             con.execute(f"CREATE TEMP TABLE {name} AS {relation.sql_query()}")
             tables.append(name)
+            log.debug("family %s: %.2fs", family.__name__, time.perf_counter() - start)
         extras = [c for c in con.sql(f"SELECT * FROM {points}").columns if c not in KEYS]
         joins = " ".join(
             f"LEFT JOIN {v} ON {v}.contact_id = p.contact_id AND {v}.t = p.t" for v in tables

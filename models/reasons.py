@@ -73,9 +73,19 @@ def top_reasons(
     for j, group in enumerate(names):
         rows, slots = np.nonzero((top == j) & chosen)
         if len(rows):
-            records = values.iloc[rows][_template_fields(group)].to_dict("records")
-            texts[rows, slots] = [registry.render_reason(group, r) or "" for r in records]
+            texts[rows, slots] = _render(group, values.iloc[rows][_template_fields(group)])
     return [SEPARATOR.join(t for t in row if t) for row in texts]
+
+
+def _render(group: str, fields: pd.DataFrame) -> np.ndarray:
+    """The group's sentence per row, rendered once per distinct combination of its values
+    (most sentences repeat: counts and rounded amounts), then spread back to the rows."""
+    if fields.shape[1] == 0:
+        return np.full(len(fields), registry.render_reason(group, {}) or "", dtype=object)
+    codes = fields.groupby(list(fields.columns), dropna=False, sort=False).ngroup().to_numpy()
+    distinct = fields.drop_duplicates().to_dict("records")  # in order of first appearance
+    sentences = np.array([registry.render_reason(group, r) or "" for r in distinct], dtype=object)
+    return sentences[codes]
 
 
 def _sayable(values: pd.DataFrame, names: list[str]) -> np.ndarray:

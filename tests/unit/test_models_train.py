@@ -179,3 +179,36 @@ def test_small_frames_get_smaller_leaves_and_large_ones_the_setting():
     assert leaf_rows(100, 2_500) == 50
     assert leaf_rows(100, 300) == 20  # never fewer than 20 rows per leaf
     assert leaf_rows(10, 300) == 10  # a smaller setting is kept
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "expected"), [(5000, True), (19_999, True), (20_000, False), (None, False)]
+)
+def test_extra_trees_only_on_frames_below_the_tuning_size(n_rows, expected):
+    """Random split thresholds where the defaults decide (< 20,000 rows, docs/models.md
+    "Peer comparison"); greedy splits at and above it, and when the size is unknown."""
+    from advocacy.models.train import lightgbm_params
+
+    params = lightgbm_params(frame_spec("advocate"), FEATURES, Settings(), n_rows=n_rows)
+    assert params["extra_trees"] is expected
+
+
+def test_a_small_fit_trains_extra_trees_and_keeps_them_in_the_refit(fitted):
+    assert fitted.params["extra_trees"] is True  # make_frame is far below 20,000 rows
+    assert fitted.model is not fitted.holdout_model  # the registered model is the refit
+    for model in (fitted.holdout_model, fitted.model):
+        assert model.classifier.booster_.params["extra_trees"] is True
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "large", "expected"),
+    [(199_999, 0.1, 0.05), (200_000, 0.1, 0.1), (None, 0.1, 0.05), (1_000_000, None, 0.05)],
+)
+def test_large_frames_learn_at_learning_rate_large_unless_it_is_null(n_rows, large, expected):
+    """Fewer, larger steps from 200,000 rows (fewer trees to explain); null turns it off."""
+    from advocacy.models.train import lightgbm_params
+    from advocacy.settings import settings_from_mapping
+
+    settings = settings_from_mapping({"training": {"lightgbm": {"learning_rate_large": large}}})
+    params = lightgbm_params(frame_spec("advocate"), FEATURES, settings, n_rows=n_rows)
+    assert params["learning_rate"] == expected
