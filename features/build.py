@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pandas as pd
@@ -141,6 +141,27 @@ def scoring_population_sql(as_of: date) -> str:
         WHERE created_before(c.created_at, {T}) AND created_before(a.created_at, {T})
           AND NOT churned_before(a.churned_at, {T})
     """
+
+
+# Contacts in the drift reference (a seeded sample of the population at the reference date).
+REFERENCE_ROWS = 50_000
+
+
+def build_reference(
+    con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings, days: int
+) -> pd.DataFrame:
+    """The scoring population as it was `days` before T (a seeded sample of at most
+    `REFERENCE_ROWS`), with its features then: what drift compares this week's rows with.
+    Features at t = T - days read only rows before that t, like any training row."""
+    register_state(con)
+    t = as_of_date(as_of) - timedelta(days=days)
+    sample = f"""
+        SELECT * FROM ({scoring_population_sql(t)})
+        ORDER BY hash(contact_id), contact_id LIMIT {REFERENCE_ROWS}
+    """
+    frame = _with_points(con, sample, as_of, settings, "contact_id")
+    log.info("drift reference rows at %s: %d", t, len(frame))
+    return frame
 
 
 def build_scoring(con: duckdb.DuckDBPyConnection, as_of: date, settings: Settings) -> pd.DataFrame:

@@ -372,11 +372,10 @@ DRIFT_KEY = "drift"  # run.json key holding the summaries and the stored profile
 
 @dataclass(frozen=True)
 class DriftWatch:
-    """One run's drift: its own profile (for the next run), the training window's profile it
-    carries forward, and the reports against both references (None: no reference found)."""
+    """One run's drift: its own profile (for the next run) and the reports against the
+    training window and the previous run (None: that reference is not there)."""
 
     profile: dict[str, Any]
-    training_profile: dict[str, Any] | None
     vs_training: DriftReport | None
     vs_previous: DriftReport | None
 
@@ -389,12 +388,8 @@ class DriftWatch:
         return {r.label: r.to_dict() for r in self.reports}
 
     def to_manifest(self) -> dict[str, Any]:
-        """run.json's `drift`: the summaries, and the profiles the next run compares with."""
-        return {
-            "reports": self.summary(),
-            "profile": self.profile,
-            "training_profile": self.training_profile,
-        }
+        """run.json's `drift`: the summaries, and the profile the next run compares with."""
+        return {"reports": self.summary(), "profile": self.profile}
 
 
 def watch(
@@ -402,27 +397,21 @@ def watch(
     columns: Sequence[str],
     categorical: Collection[str],
     previous: Mapping[str, Any] | None,
-    training: pd.DataFrame | Mapping[str, Any] | None,
+    reference: pd.DataFrame | None,
+    reference_label: str = "training window",
 ) -> DriftWatch:
-    """Compare this run's inputs and scores with the training window and the previous run.
-
-    `previous` is the previous published run's `drift` entry (run.json). `training` is the
-    training rows' frame when this run trained, else a stored training profile (carried
-    forward from the run that last trained), else None. Training rows hold no scores, so that
-    comparison covers the model inputs only.
-    """
+    """Compare this run's inputs and scores with a reference population (the same population
+    at a date inside the models' training window) and with the previous run's profile
+    (`previous`: that run's `drift` entry in run.json)."""
     own = profile(current, columns, categorical)
-    if isinstance(training, pd.DataFrame):
-        inputs = [c for c in columns if c in training.columns]
-        training = profile(training, inputs, categorical)
     vs_training = None
-    if training is not None:
-        inputs = [c for c in columns if c in training["columns"]]
-        vs_training = compare(training, current, inputs, label="training window")
+    if reference is not None and len(reference):
+        ref = profile(reference, columns, categorical)
+        vs_training = compare(ref, current, list(columns), label=reference_label)
     vs_previous = None
     if previous is not None and previous.get("profile"):
         vs_previous = compare(previous["profile"], current, list(columns), label="previous run")
-    return DriftWatch(own, training, vs_training, vs_previous)
+    return DriftWatch(own, vs_training, vs_previous)
 
 
 def previous_drift(folders: Sequence[Path]) -> Mapping[str, Any] | None:

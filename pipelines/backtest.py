@@ -120,7 +120,7 @@ def replay_date(
     checked = job.CheckedInputs(job.JobInputs(bt.data, as_of, settings, out), contracts, profiles)
     looked_back = run.step(job.look_back, bt.data, as_of, settings, out, ranked)
     value = run.step(job.value_of_list, ranked, rows.scoring, settings)
-    drifted = run.step(job.watch_drift, rows, ranked, as_of, settings, out)
+    drifted = run.step(job.watch_drift, rows.scoring, ranked, champions, as_of, settings, out)
     bundle = run.step(
         job.assemble, checked, ranked, candidates, champions, looked_back, value, drifted
     )

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from advocacy.data_contracts.load import connect
@@ -27,7 +28,7 @@ from advocacy.features import build as feature_build
 from advocacy.features import facts as world_facts
 from advocacy.features import registry
 from advocacy.models import score, targets, tracking
-from advocacy.models.targets import ADVOCATE, TARGETS, TargetSpec
+from advocacy.models.targets import TARGETS, TargetSpec
 from advocacy.models.train import fit_target
 from advocacy.monitoring import drift, lookback, program
 from advocacy.pipelines import lineage, outputs, publish, runtime
@@ -98,6 +99,7 @@ class ScoringRows:
     features: pd.DataFrame
     eligibility: pd.DataFrame
     history: AskHistory
+    reference: pd.DataFrame | None = None  # the population inside the training window (drift)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ def _scoring_rows(con: Any, as_of: date, settings: Settings) -> ScoringRows:
         features=feature_build.build_scoring(con, as_of, settings),
         eligibility=world_facts.eligibility_facts(con, as_of, settings),
         history=world_facts.ask_history(con, as_of, settings),
+        reference=feature_build.build_reference(con, as_of, settings, reference_days(settings)),
     )
 
 
@@ -253,24 +256,40 @@ def look_back(
 
 
 def watch_drift(
-    rows: Rows, ranked: pd.DataFrame, as_of: date, settings: Settings, out_dir: Path | None
+    rows: ScoringRows,
+    ranked: pd.DataFrame,
+    champions: Sequence[Champion],
+    as_of: date,
+    settings: Settings,
+    out_dir: Path | None,
 ) -> drift.DriftWatch:
-    """Model inputs and both scores against the training window and the previous published run
-    (its run.json); the training window is this run's advocate training rows when it trained,
-    else the profile the previous run carried forward."""
-    assert rows.scoring is not None
+    """Model inputs and both scores against the same population inside the training window
+    (`rows.reference`, scored now by the same champions) and the previous published run."""
     scores = [s.score_column for s in TARGETS]
-    current = rows.scoring.features.merge(
+    current = rows.features.merge(
         ranked[["contact_id", *scores]], on="contact_id", how="left", validate="one_to_one"
     )
+    reference = None
+    if rows.reference is not None:
+        models = {c.spec.name: c.model for c in champions}
+        none = np.zeros(len(rows.reference), dtype=bool)
+        scored = score.score_population(rows.reference, models, settings, explain_mask=none)
+        reference = rows.reference.assign(**{s: scored[s].to_numpy() for s in scores})
     target, _ = publish.resolve_out_dir(out_dir, as_of, settings.output_root)
     previous = drift.previous_drift(
         [w.folder for w in lookback.published_weeks(Path(target).parent, as_of)]
     )
-    trained = [r.frame for r in rows.training if r.spec.name == ADVOCATE.name and len(r.frame)]
-    training = trained[0] if trained else (previous or {}).get("training_profile")
+    label = f"training window ({reference_days(settings)} days before T)"
     columns = [*registry.feature_names(), *scores]
-    return drift.watch(current, columns, registry.categorical_features(), previous, training)
+    return drift.watch(
+        current, columns, registry.categorical_features(), previous, reference, label
+    )
+
+
+def reference_days(settings: Settings) -> int:
+    """How far back the drift reference lies: the longest label window, so it is the newest
+    date whose rows had all closed labels when the models were trained."""
+    return max(spec.label_window(settings) for spec in TARGETS)
 
 
 def publish_run(bundle: outputs.RunBundle, out_dir: Path | None, settings: Settings) -> Path:
@@ -381,7 +400,9 @@ def score_and_publish(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -
     candidates = run.step(make_shortlist, job.data, ranked, rows.scoring, job.as_of, settings)
     looked_back = run.step(look_back, job.data, job.as_of, settings, job.out_dir, ranked)
     value = run.step(value_of_list, ranked, rows.scoring, settings)
-    drifted = run.step(watch_drift, rows, ranked, job.as_of, settings, job.out_dir)
+    drifted = run.step(
+        watch_drift, rows.scoring, ranked, champions, job.as_of, settings, job.out_dir
+    )
     bundle = run.step(assemble, checked, ranked, candidates, champions, looked_back, value, drifted)
     runtime.raise_if_stopped()  # never publish after a stop signal
     published = run.step(publish_run, bundle, job.out_dir, settings)

@@ -79,7 +79,7 @@ def drift_metrics(watch: DriftWatch) -> dict[str, float]:
     """Drifted columns and their share per reference, as MLflow metrics."""
     out = {}
     for report in watch.reports:
-        key = report.label.replace(" ", "_")
+        key = report.label.split(" (")[0].replace(" ", "_")  # "training window (90 days ...)"
         out[f"drift_{key}_n_drifted"] = float(len(report.drifted))
         out[f"drift_{key}_share"] = float(report.share)
     return out
