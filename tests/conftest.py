@@ -6,7 +6,9 @@ don't lock each other; nothing here touches the user's ~/.prefect or ./mlflow.db
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 _PREFECT_HOME = tempfile.mkdtemp(prefix="advocacy-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)  # one per worker, not left
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
