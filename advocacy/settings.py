@@ -95,6 +95,12 @@ class EligibilitySettings(_Frozen):
         description="ask policy: an open ticket of these priorities blocks the account; "
         "not a feature input (severe tickets: features/support.py SEVERE_PRIORITIES)",
     )
+    max_asks_90_days: int | None = Field(
+        3, ge=1, description="at most this many asks in the 90 days before as_of (null: off)"
+    )
+    max_asks_365_days: int | None = Field(
+        6, ge=1, description="at most this many asks in the 365 days before as_of (null: off)"
+    )
 
     @field_validator("blocking_ticket_priorities")
     @classmethod
@@ -185,6 +191,12 @@ class TrainingSettings(_Frozen):
         "false: it is the holdout model, trained on the train period only",
     )
     min_rows: int = Field(200, ge=1, description="refuse to train on fewer rows than this")
+    inclusion_weights: bool = Field(
+        True,
+        description="weight asks that an earlier list's exploration slice led to by 1 / their "
+        "inclusion probability (clipped at 20, mean 1) when fitting p_advocate "
+        "(docs/exploration.md)",
+    )
     lightgbm: LightGBMSettings = LightGBMSettings()
     num_threads: int = Field(
         0,
@@ -332,6 +344,92 @@ class EngineSettings(_Frozen):
     )
 
 
+class MatchingSettings(_Frozen):
+    """Advocates for a deal: policy/matching.py, `advocacy match` / `api` (docs/matching.md).
+
+    Fit is the weighted mean of the four components (weights are divided by their sum)."""
+
+    weight_industry: float = Field(0.35, ge=0, description="fit: same industry as the prospect")
+    weight_segment: float = Field(0.2, ge=0, description="fit: same segment (size) as the prospect")
+    weight_region: float = Field(0.2, ge=0, description="fit: same region as the prospect")
+    weight_products: float = Field(
+        0.25, ge=0, description="fit: Jaccard overlap of the prospect's products and features used"
+    )
+    references_per_opportunity: int = Field(
+        1, ge=1, le=3, description="--open: advocates assigned to each open opportunity"
+    )
+    per_advocate_cap: int = Field(1, ge=1, description="--open: opportunities per advocate at most")
+    top: int = Field(5, ge=1, description="advocates shown per opportunity (CLI and API default)")
+    api_host: str = Field("127.0.0.1", min_length=1, description="`advocacy api` binds here")
+    api_port: int = Field(8765, ge=1, le=65535, description="`advocacy api` port")
+
+
+def _activity_keys(v: dict[str, Any]) -> dict[str, Any]:
+    """Keys must be activity types of the input contract (data_contracts.tables)."""
+    from advocacy.data_contracts.tables import ACTIVITY_TYPES
+
+    unknown = sorted(set(v) - set(ACTIVITY_TYPES))
+    if unknown:
+        raise ValueError(f"unknown activity type(s) {unknown}; known: {list(ACTIVITY_TYPES)}")
+    return v
+
+
+class AskPlanSettings(_Frozen):
+    """This week's needs: the ask plan (policy/plan.py, docs/ask-plan.md). The per-contact
+    cooldown is eligibility.recent_ask_days, the account cap ranking.max_per_account, the
+    list size's upper bound ranking.list_length (one home each)."""
+
+    budgets: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {
+            "reference_call": 5,
+            "case_study": 2,
+            "testimonial": 8,
+            "review": 40,
+            "referral": 25,
+            "speaking": 2,
+            "social_post": 15,
+            "advisory_board": 3,
+        },
+        description="asks wanted this week per activity type (a missing type: 0)",
+    )
+    activity_value: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {
+            "reference_call": 10.0,
+            "case_study": 8.0,
+            "testimonial": 3.0,
+            "review": 1.0,
+            "referral": 4.0,
+            "speaking": 6.0,
+            "social_post": 1.0,
+            "advisory_board": 5.0,
+        },
+        description="value of one yes per activity type (a budgeted type needs a value)",
+    )
+    burnout_weight: float = Field(
+        2.0, ge=0, description="value lost per unit of burnout risk (p_burnout) of an ask"
+    )
+    explore_share: float = Field(
+        0.1, ge=0, le=1, description="share of the list drawn at random (exploration slice)"
+    )
+    explore_seed: int = Field(
+        0, ge=0, description="seed of the exploration draw (with as_of: reproducible)"
+    )
+
+    @field_validator("budgets", "activity_value")
+    @classmethod
+    def _known_types(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return _activity_keys(v)
+
+    @field_validator("activity_value")
+    @classmethod
+    def _budgeted_have_value(cls, v: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        budgets = _earlier(info, "budgets") or {}
+        missing = sorted(t for t, n in budgets.items() if n > 0 and t not in v)
+        if missing:
+            raise ValueError(f"budgeted activity type(s) {missing} have no value")
+        return v
+
+
 class Settings(_Frozen):
     windows: WindowSettings = WindowSettings()
     eligibility: EligibilitySettings = EligibilitySettings()
@@ -348,6 +446,8 @@ class Settings(_Frozen):
     outputs: OutputSettings = OutputSettings()
     prefect: PrefectSettings = PrefectSettings()
     engine: EngineSettings = EngineSettings()
+    matching: MatchingSettings = MatchingSettings()
+    asks: AskPlanSettings = Field(default_factory=AskPlanSettings)
 
 
 class SettingsError(ValueError):

@@ -153,7 +153,7 @@ def timed_runner(job: Any) -> Any:
         job.fit_model: ("train", lambda _: 0),
         job.register_model: ("register", lambda _: 0),
         job.score_and_rank: ("score + reasons + rank", len),
-        job.make_shortlist: ("shortlist + suggested activity", len),
+        job.make_shortlist: ("ask plan + shortlist", lambda s: len(s.candidates)),
     }
 
     class TimedRunner(job.Runner):

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from advocacy.data_contracts.tables import DUCKDB_TYPES, TABLES, Column, Table
+from advocacy.data_contracts.tables import DUCKDB_TYPES, OPTIONAL_TABLES, TABLES, Column, Table
 from advocacy.settings import EngineSettings
 
 log = logging.getLogger(__name__)
@@ -215,11 +215,19 @@ def connect(
 
 
 def register_views(con: duckdb.DuckDBPyConnection, data_dir: Path | str) -> None:
-    for name, table in TABLES.items():
+    """A view per required table (a missing file raises), plus each optional table present."""
+    present = [n for n in OPTIONAL_TABLES if has_table_file(data_dir, n)]
+    tables = {**TABLES, **{n: OPTIONAL_TABLES[n] for n in present}}
+    for name, table in tables.items():
         path = find_table_file(data_dir, name)
         select = typed_select(table, source_sql(path), text=is_text(path))
         con.execute(f'CREATE OR REPLACE VIEW "{name}" AS {select}')
-    log.debug("registered %d table views over %s", len(TABLES), data_dir)
+    log.debug("registered %d table views over %s", len(tables), data_dir)
+
+
+def has_table_file(data_dir: Path | str, table: str) -> bool:
+    """True when the folder holds a file for `table` (how an optional table is switched on)."""
+    return any((Path(data_dir) / f"{table}.{fmt}").exists() for fmt in FORMATS)
 
 
 def file_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:

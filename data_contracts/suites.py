@@ -36,7 +36,7 @@ import great_expectations as gx
 import great_expectations.expectations as gxe
 from great_expectations.expectations.row_conditions import Column as RowColumn
 
-from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
+from advocacy.data_contracts.tables import CONTRACT_TABLES, NUMERIC_KINDS, Column, Table
 
 log = logging.getLogger(__name__)
 
@@ -341,10 +341,10 @@ def load_suite_dict(table: str, suites_dir: Path = SUITES_DIR) -> dict[str, Any]
 
 
 def write_suites(suites_dir: Path = SUITES_DIR) -> list[Path]:
-    """(Re)write one JSON file per table; returns the paths written."""
+    """(Re)write one JSON file per contract table (optional ones too); returns the paths."""
     suites_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, table in TABLES.items():
+    for name, table in CONTRACT_TABLES.items():
         path = suites_dir / f"{name}.json"
         path.write_text(suite_json(table))
         paths.append(path)

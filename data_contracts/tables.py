@@ -159,7 +159,38 @@ ADVOCACY_ACTIVITIES = Table(
     column_pairs=(("completed_at", "requested_at"),),
 )
 
+# Optional: prospects in the sales pipeline that may need a reference (docs/matching.md).
+# `products` is the product features the prospect cares about, as one delimited text
+# (`;`, `,` or `|`), compared with the usage `event` names; a null `reference_type` means
+# reference_call. Open at T: created_at < T and closed_at null (or at or after T).
+OPPORTUNITIES = Table(
+    "opportunities",
+    (
+        Column("opportunity_id", "string", unique=True),
+        Column("prospect_name", "string"),
+        Column("industry", "string"),
+        Column("segment", "enum", values=SEGMENTS),
+        Column("region", "string"),
+        Column("products", "string", nullable=True),
+        Column("stage", "string"),
+        Column("amount", "float", nullable=True, min_value=0),
+        Column("created_at", "timestamp"),
+        Column("reference_needed_by", "date", nullable=True),
+        Column("reference_type", "enum", nullable=True, values=ACTIVITY_TYPES),
+        Column("closed_at", "timestamp", nullable=True),
+    ),
+    time_column="created_at",
+    column_pairs=(("closed_at", "created_at"),),
+    may_be_empty=True,  # a pipeline with no deal that needs a reference is a valid export
+)
+
+# The required input tables: every run reads all six.
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (ACCOUNTS, CONTACTS, NPS_RESPONSES, USAGE_EVENTS, SUPPORT_TICKETS, ADVOCACY_ACTIVITIES)
 }
+# Tables a folder may hold: validated and given a view only when their file is there; runs
+# without them behave as if the feature they serve (matching) were off.
+OPTIONAL_TABLES: dict[str, Table] = {OPPORTUNITIES.name: OPPORTUNITIES}
+# Every table of the contract (one GX suite each).
+CONTRACT_TABLES: dict[str, Table] = {**TABLES, **OPTIONAL_TABLES}

@@ -45,6 +45,7 @@ from advocacy.data_contracts.load import (
     column_expr,
     file_columns,
     find_table_file,
+    has_table_file,
     is_text,
     iter_frames,
     new_connection,
@@ -68,7 +69,14 @@ from advocacy.data_contracts.suites import (
     rule_sql,
     unparsed_column,
 )
-from advocacy.data_contracts.tables import NUMERIC_KINDS, TABLES, Column, Table
+from advocacy.data_contracts.tables import (
+    CONTRACT_TABLES,
+    NUMERIC_KINDS,
+    OPTIONAL_TABLES,
+    TABLES,
+    Column,
+    Table,
+)
 from advocacy.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -570,19 +578,23 @@ def validate_folder(
     ones, `PUSHDOWN_DEFAULT`); the others run in GX. `progress` hears when each table starts
     and ends (the CLI's progress lines).
     """
-    unknown = sorted(set(tables or ()) - set(TABLES)) + sorted(set(pushdown or ()) - set(TABLES))
+    known = set(CONTRACT_TABLES)
+    unknown = sorted(set(tables or ()) - known) + sorted(set(pushdown or ()) - known)
     if unknown:
-        raise ValueError(f"unknown tables {unknown}; the contract has {sorted(TABLES)}")
+        raise ValueError(f"unknown tables {unknown}; the contract has {sorted(known)}")
     start = time.perf_counter()
     data_dir = check_data_folder(data_dir)
     docs_dir = Path(docs_dir or settings.validation.data_docs_dir).resolve()
     con = new_connection(engine=settings.engine)  # views are made per file by `locate`
     try:
         files = {name: locate(con, data_dir, table) for name, table in TABLES.items()}
+        for name, table in OPTIONAL_TABLES.items():  # checked only when the folder has them
+            if has_table_file(data_dir, name):
+                files[name] = locate(con, data_dir, table)
         runner = SuiteRunner(settings, docs_dir)
         results, merged = [], {}
         pushed = PUSHDOWN_DEFAULT if pushdown is None else frozenset(pushdown)
-        for name in dict.fromkeys(tables or TABLES):
+        for name in [n for n in dict.fromkeys(tables or files) if n in files]:
             tf, began = files[name], time.perf_counter()
             if progress is not None:
                 progress.table_started(name, con)

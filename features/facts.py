@@ -24,6 +24,8 @@ FACT_COLUMNS = (
     "do_not_contact",
     "opted_out",
     "asks_recent",
+    "asks_90d",
+    "asks_365d",
     "asks_pending",
     "latest_nps",
     "blocking_tickets",
@@ -47,6 +49,8 @@ def eligibility_facts(
 ) -> pd.DataFrame:
     """Per scoring contact, the facts the eligibility rules read, as seen at T.
 
+    `asks_90d` / `asks_365d` count asks made in the 90 / 365 days before T (the limits
+    `eligibility.max_asks_90_days` / `max_asks_365_days`; the cooldown is `asks_recent`).
     `asks_pending` counts asks open in the files at T (`ask_open_in_files_at`): a decline
     the export holds is the CRM's answer at T, so it does not show as pending here (unlike
     the features, which wait for the response window; features.state explains why).
@@ -65,6 +69,8 @@ def eligibility_facts(
             SELECT contact_id,
                    count(*) FILTER (WHERE asked_within(requested_at, {T}, {int(e.recent_ask_days)}))
                        AS asks_recent,
+                   count(*) FILTER (WHERE asked_within(requested_at, {T}, 90)) AS asks_90d,
+                   count(*) FILTER (WHERE asked_within(requested_at, {T}, 365)) AS asks_365d,
                    count(*) FILTER (WHERE ask_open_in_files_at(requested_at, status,
                                                                completed_at, {T}))
                        AS asks_pending
@@ -82,6 +88,8 @@ def eligibility_facts(
         SELECT p.contact_id, CAST(c.do_not_contact AS BOOLEAN) AS do_not_contact,
                opted_out_before(c.advocacy_opt_out_at, {T}) AS opted_out,
                coalesce(asks.asks_recent, 0) AS asks_recent,
+               coalesce(asks.asks_90d, 0) AS asks_90d,
+               coalesce(asks.asks_365d, 0) AS asks_365d,
                coalesce(asks.asks_pending, 0) AS asks_pending,
                CAST(nps.latest_nps AS DOUBLE) AS latest_nps,
                coalesce(tickets.blocking_tickets, 0) AS blocking_tickets
@@ -91,7 +99,7 @@ def eligibility_facts(
         ORDER BY p.contact_id
         """
     ).df()
-    for col in ("asks_recent", "asks_pending", "blocking_tickets"):
+    for col in ("asks_recent", "asks_90d", "asks_365d", "asks_pending", "blocking_tickets"):
         frame[col] = frame[col].astype("int64")
     frame["contact_id"] = frame["contact_id"].astype("str")
     return frame[list(FACT_COLUMNS)]

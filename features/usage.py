@@ -39,6 +39,11 @@ WINDOWS_DAYS = (7, 30, 90)  # usage_events_<d>d, usage_active_days_<d>d
 TREND_RECENT_DAYS, TREND_BASE_DAYS = 30, 60  # usage_trend_30_vs_60: 30 days vs the 60 before
 RECENT_DAYS = 90  # breadth, invites and integrations "in the last 90 days"
 LONGEST_DAYS = max(*WINDOWS_DAYS, TREND_RECENT_DAYS + TREND_BASE_DAYS, RECENT_DAYS)
+# The window join matches a point with the roll-up rows of its contact in the day blocks its
+# longest window touches (an equality on (contact, block)), then filters by day: the same
+# pairs as a range join on the contact alone, without pairing every point with the contact's
+# whole history (docs/benchmarks.md, "Feature build at 1M").
+BUCKET_DAYS = 32
 DAY_SUMS = sorted({*WINDOWS_DAYS, TREND_RECENT_DAYS, TREND_RECENT_DAYS + TREND_BASE_DAYS})
 
 
@@ -188,6 +193,11 @@ FEATURES: tuple[Feature, ...] = (
 )
 
 
+def _bucket(day: str) -> str:
+    """SQL: the BUCKET_DAYS-wide block of a DATE (monotone in the day)."""
+    return f"(({day}) - DATE '1970-01-01') // {BUCKET_DAYS}"
+
+
 def _window_sql(rollup: str, codes: str, n_events: int) -> str:
     """Per point with use in the longest window: event sums, day masks, distinct event keys.
 
@@ -212,8 +222,14 @@ def _window_sql(rollup: str, codes: str, n_events: int) -> str:
             SELECT pid, {", ".join(aggs)}
             FROM (
                 SELECT p.pid, r.n, r.event, r.day, c.ev, CAST(p.d - 1 - r.day AS INTEGER) AS off
-                FROM pts p JOIN {rollup} r
-                  ON r.h = p.h AND seen_at(r.day, p.d) AND NOT seen_at(r.day, p.d - {longest})
+                FROM (
+                    SELECT pid, h, d, unnest(range({_bucket("d - " + str(longest))},
+                                                   {_bucket("d - 1")} + 1)) AS b
+                    FROM pts
+                ) p
+                JOIN {rollup} r
+                  ON r.h = p.h AND {_bucket("r.day")} = p.b
+                 AND seen_at(r.day, p.d) AND NOT seen_at(r.day, p.d - {longest})
                 JOIN {codes} c USING (event)
             )
             GROUP BY pid

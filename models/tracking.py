@@ -477,14 +477,25 @@ def _requirements() -> list[str]:
     return [f"{name}=={package_version(name)}" for name in REQUIREMENTS]
 
 
+def signature_rows(frame: pd.DataFrame, head: int = 100) -> pd.DataFrame:
+    """The rows the signature is inferred from: the first `head` rows plus, for every column
+    with a null anywhere, its first null row. MLflow makes a column optional when any of its
+    values is null, so this gives the signature of the whole frame without scanning it (at 1M
+    contacts inferring it from the 300k holdout rows took seconds per model)."""
+    nulls = frame.isna().to_numpy()
+    first_null = nulls.argmax(axis=0)[nulls.any(axis=0)]
+    positions = np.union1d(np.arange(min(head, len(frame))), first_null)
+    return frame.iloc[positions]
+
+
 def _log_model(fitted: FittedTarget) -> str:
     """Log the pyfunc as code (`models/pyfunc_model.py`) plus its fitted state as artifacts,
     with signature + input example from raw holdout rows; its `models:/` URI.
 
     The logged model imports no `advocacy` module: it loads wherever its requirements do.
     """
-    rows = fitted.holdout_features  # all holdout rows: a column's nulls anywhere make it optional
-    signature = infer_signature(rows, fitted.holdout["p"].to_numpy())
+    rows = fitted.holdout_features
+    signature = infer_signature(signature_rows(rows), fitted.holdout["p"].to_numpy()[:1])
     example = rows.head(INPUT_EXAMPLE_ROWS)
     with tempfile.TemporaryDirectory() as tmp:
         info = mlflow.pyfunc.log_model(

@@ -40,6 +40,7 @@ from advocacy.settings import Settings
 log = logging.getLogger(__name__)
 
 LABEL = "label"
+WEIGHT = "weight"  # optional per-row training weight column (never a feature)
 ID_COLUMNS = ("contact_id", "t")
 MODEL, BASELINE_NPS, BASELINE_LOGREG = "model", "baseline_nps", "baseline_logreg"
 
@@ -222,12 +223,26 @@ def _check_frame(frame: pd.DataFrame, features: Sequence[str]) -> None:
 
 
 def _fit_booster(
-    X: pd.DataFrame, y: np.ndarray, params: dict[str, Any], rounds: int, categorical: list[str]
+    X: pd.DataFrame,
+    y: np.ndarray,
+    params: dict[str, Any],
+    rounds: int,
+    categorical: list[str],
+    weight: np.ndarray | None = None,
 ) -> lgb.LGBMClassifier:
     """LightGBM with a fixed number of rounds (chosen by the time-ordered CV)."""
     classifier = lgb.LGBMClassifier(**{**params, "n_estimators": rounds})
-    classifier.fit(X, y, categorical_feature=categorical or "auto")
+    classifier.fit(X, y, sample_weight=weight, categorical_feature=categorical or "auto")
     return classifier
+
+
+def row_weights(frame: pd.DataFrame) -> np.ndarray | None:
+    """The rows' training weights (`WEIGHT`: 1 / inclusion probability of the asks a published
+    exploration slice led to, `models/weights.py`), None when the frame has none or all are 1."""
+    if WEIGHT not in frame.columns:
+        return None
+    w = frame[WEIGHT].to_numpy(dtype=float)
+    return None if np.allclose(w, 1.0) else w
 
 
 def _predictions(
@@ -302,7 +317,9 @@ def _fit_target(
     shell = _shell(train, features, categorical, spec)
     X, y = shell.encode(train), train[LABEL].to_numpy(dtype=int)
     tuned = tune(X, y, train["t"], base, categorical, gap, settings)
-    holdout_model, method = _finish(shell, X, y, tuned.params, tuned.cv, settings)
+    holdout_model, method = _finish(
+        shell, X, y, tuned.params, tuned.cv, settings, row_weights(train)
+    )
     model, rounds = holdout_model, tuned.cv.rounds
     fit_rows, fit_until = len(train), train["t"].max()
     del X, train  # the refit encodes every row: at 1M contacts this copy is ~0.8 GB
@@ -341,12 +358,14 @@ def _finish(
     params: dict[str, Any],
     cv: CVResult,
     settings: Settings,
+    weight: np.ndarray | None = None,
 ) -> tuple[AdvocacyModel, str]:
     """Booster on all of X with the CV rounds (not scaled: see docs/models.md), calibrated on
-    the CV's out-of-fold margins."""
+    the CV's out-of-fold margins. `weight`: per-row training weights of the booster (the CV
+    and the calibration map stay unweighted: docs/exploration.md)."""
     training = settings.training
     categorical = list(shell.encoder.categories)
-    shell.classifier = _fit_booster(X, y, params, cv.rounds, categorical)
+    shell.classifier = _fit_booster(X, y, params, cv.rounds, categorical, weight)
     method = calibration_method(training.calibration, len(cv.oof_idx), training.isotonic_min_rows)
     shell.calibrator = fit_margin_calibrator(cv.oof_margin, y[cv.oof_idx], method)
     return shell, method
@@ -366,7 +385,9 @@ def _refit(
     second CV: ~1 extra fit instead of ~3 (docs/models.md "Refit")."""
     model = _shell(frame, features, categorical, spec)
     X, y = model.encode(frame), frame[LABEL].to_numpy(dtype=int)
-    model.classifier = _fit_booster(X, y, params, rounds, list(model.encoder.categories))
+    model.classifier = _fit_booster(
+        X, y, params, rounds, list(model.encoder.categories), row_weights(frame)
+    )
     model.calibrator = holdout_model.calibrator
     return model
 

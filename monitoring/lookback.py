@@ -57,21 +57,31 @@ class ListOutcome:
         return out
 
 
-def _outcome_sql(listed_on: date, until: date, window_days: int) -> str:
-    """Per listed contact: asked?, yes?, pending? at `until` (first non-cancelled ask)."""
-    start, end = timestamp_sql(listed_on), timestamp_sql(until)
+def _judged_sql(
+    listed_on: date, until: date, window_days: int, asked_before: date, typed: bool
+) -> str:
+    """The CTEs `asks` (first non-cancelled ask per listed contact in [listed_on,
+    asked_before), of the listed type when `typed`) and `judged` (its yes / label at `until`)."""
+    start, end, ask_end = (
+        timestamp_sql(listed_on),
+        timestamp_sql(until),
+        timestamp_sql(asked_before),
+    )
     w = int(window_days)
+    same_type = "AND a.activity_type = l.activity_type" if typed else ""
     return f"""
         WITH asks AS (
-            SELECT l.contact_id, l.p_advocate,
+            SELECT l.contact_id, any_value(l.p_advocate) AS p_advocate,
                    arg_min(a.status, (a.requested_at, a.activity_id)) AS status,
                    arg_min(a.completed_at, (a.requested_at, a.activity_id)) AS completed_at,
+                   arg_min(a.activity_type, (a.requested_at, a.activity_id)) AS asked_type,
                    min(a.requested_at) AS requested_at
-            FROM _listed l JOIN advocacy_activities a USING (contact_id)
-            WHERE ask_made_before(a.requested_at, {end})
+            FROM _listed l JOIN advocacy_activities a
+              ON a.contact_id = l.contact_id {same_type}
+            WHERE ask_made_before(a.requested_at, {ask_end})
               AND ask_status_at(a.status, a.requested_at, a.completed_at, {end}) <> 'cancelled'
               AND NOT happened_before(a.requested_at, {start})
-            GROUP BY l.contact_id, l.p_advocate
+            GROUP BY l.contact_id
         ),
         judged AS (
             SELECT *, coalesce(status = 'completed' AND happened_before(completed_at, {end})
@@ -79,12 +89,21 @@ def _outcome_sql(listed_on: date, until: date, window_days: int) -> str:
                       advocate_label(status, requested_at, completed_at, {w}, {end}) AS label
             FROM asks
         )
+    """
+
+
+def _outcome_sql(listed_on: date, until: date, window_days: int) -> str:
+    """Per list: asked, yes, pending at `until` (first non-cancelled ask per contact)."""
+    return (
+        _judged_sql(listed_on, until, window_days, until, typed=False)
+        + """
         SELECT count(*) AS asked,
                count(*) FILTER (WHERE yes) AS said_yes,
                count(*) FILTER (WHERE NOT yes AND label IS NULL) AS pending,
                coalesce(sum(p_advocate), 0.0) AS expected_yes
         FROM judged
     """
+    )
 
 
 def list_outcome(
@@ -115,6 +134,60 @@ def list_outcome(
         listed_on=listed_on, until=until, n_listed=len(frame), asked=int(asked),
         said_yes=int(yes), pending=int(pending), expected_yes=float(expected),
     )  # fmt: skip
+
+
+OUTCOME_COLUMNS = ("contact_id", "asked", "asked_type", "said_yes")
+
+
+def listed_outcomes(
+    con: duckdb.DuckDBPyConnection,
+    listed: pd.DataFrame,
+    listed_on: date,
+    until: date,
+    settings: Settings,
+    *,
+    asked_before: date | None = None,
+) -> pd.DataFrame:
+    """Per listed contact, what `list_outcome` counts: contact_id, asked, asked_type, said_yes.
+
+    `listed`: contact_id (one row per contact) and optionally activity_type: then only an ask
+    of that type counts (an explore row asked for another type was not asked *for it*). Asks
+    requested in [listed_on, asked_before) count (default `until`), judged at `until`; reading
+    later than the asks' window (`until` = asked_before + one response window) settles them
+    all. said_yes is True / False once settled, NA when not asked or still pending: a pending
+    ask is no decision yet, so callers leave it out rather than count it as a no.
+    """
+    asked_before = asked_before or until
+    if until < listed_on or asked_before < listed_on or asked_before > until:
+        raise ValueError(f"need {listed_on} <= asked_before {asked_before} <= until {until}")
+    register_state(con)
+    typed = "activity_type" in listed.columns
+    frame = pd.DataFrame(
+        {
+            "contact_id": listed["contact_id"].astype(str).to_numpy(),
+            "p_advocate": 0.0,
+            "activity_type": listed["activity_type"].astype(str).to_numpy() if typed else "",
+        }
+    )
+    con.register("_listed", frame)
+    try:
+        sql = (
+            _judged_sql(
+                listed_on, until, settings.windows.response_window_days, asked_before, typed
+            )
+            + """
+            SELECT l.contact_id, j.contact_id IS NOT NULL AS asked, j.asked_type,
+                   CASE WHEN j.yes THEN true WHEN j.label IS NOT NULL THEN false END AS said_yes
+            FROM _listed l LEFT JOIN judged j USING (contact_id)
+        """
+        )
+        out = con.execute(sql).df()
+    finally:
+        con.unregister("_listed")
+    out = frame[["contact_id"]].merge(out, on="contact_id", how="left", validate="one_to_one")
+    out["asked"] = out["asked"].astype(bool)
+    out["said_yes"] = out["said_yes"].astype("boolean")
+    return out[list(OUTCOME_COLUMNS)]
 
 
 # ---------------------------------------------------------------- published weeks
@@ -158,11 +231,13 @@ def read_list(folder: Path) -> pd.DataFrame:
         folder / LIST_FILE, encoding="utf-8-sig", usecols=["contact_id", "p_advocate"],
         dtype={"contact_id": str},
     )  # fmt: skip
-    frame["contact_id"] = frame["contact_id"].map(_unescape)
+    frame["contact_id"] = frame["contact_id"].map(unescape)
     return frame
 
 
-def _unescape(value: str) -> str:
+def unescape(value: str) -> str:
+    """A candidates.csv cell as it was before `outputs.neutralise_formula` (a leading `'`
+    before a formula trigger dropped)."""
     if value.startswith("'") and value[1:2] and value[1:].startswith(FORMULA_TRIGGERS):
         return value[1:]
     return value

@@ -278,11 +278,21 @@ def nps_rule_list(ranked: pd.DataFrame, features: pd.DataFrame, settings: Settin
 
 
 def value_vs_nps_rule(
-    ranked: pd.DataFrame, features: pd.DataFrame, settings: Settings
+    ranked: pd.DataFrame,
+    features: pd.DataFrame,
+    settings: Settings,
+    listed: pd.Series | None = None,
 ) -> dict[str, Any]:
-    """Expected yeses (sum of p_advocate) of this week's list and of the NPS rule's list."""
+    """Expected yeses (sum of p_advocate) of this week's list and of the NPS rule's list.
+
+    `listed`: the contact_ids this week's list holds (the ask plan's); None: the top of
+    `ranked` by priority under the cap and length.
+    """
     col = ADVOCATE.score_column
-    ours = ranking.shortlist(ranked, settings)
+    if listed is None:
+        ours = ranking.shortlist(ranked, settings)
+    else:
+        ours = ranked[ranked["contact_id"].isin(listed)]
     theirs = nps_rule_list(ranked, features, settings)
     mine, rule = float(ours[col].sum()), float(theirs[col].sum())
     return {

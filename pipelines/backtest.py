@@ -44,6 +44,7 @@ from advocacy.models.plots import figure_png
 from advocacy.models.targets import ADVOCATE
 from advocacy.models.tracking import Champion
 from advocacy.monitoring import backtest as measures
+from advocacy.monitoring import offpolicy
 from advocacy.pipelines import job, outputs, publish, runtime
 from advocacy.pipelines.progress import Progress
 from advocacy.pipelines.report import CHART_DPI
@@ -104,6 +105,7 @@ class Replayed:
     listed: pd.DataFrame  # contact_id, p_advocate (the published list)
     base_rate: float  # the advocate model's training base rate
     champions: tuple[Champion, ...]
+    lists: measures.PolicyLists  # what the off-policy block compares (contact ids only)
 
 
 def replay_date(
@@ -116,13 +118,13 @@ def replay_date(
     fitted = [run.step(job.fit_model, r, settings) for r in rows.training]
     champions = tuple(in_memory_champion(f, settings, run_id) for f in fitted)
     ranked = run.step(job.score_and_rank, rows.scoring, champions, settings)
-    candidates = run.step(job.make_shortlist, bt.data, ranked, rows.scoring, as_of, settings)
+    shortlist = run.step(job.make_shortlist, bt.data, ranked, rows.scoring, as_of, settings)
     checked = job.CheckedInputs(job.JobInputs(bt.data, as_of, settings, out), contracts, profiles)
     looked_back = run.step(job.look_back, bt.data, as_of, settings, out, ranked)
     value = run.step(job.value_of_list, ranked, rows.scoring, settings)
     drifted = run.step(job.watch_drift, rows.scoring, ranked, champions, as_of, settings, out)
     bundle = run.step(
-        job.assemble, checked, ranked, candidates, champions, looked_back, value, drifted
+        job.assemble, checked, ranked, shortlist, champions, looked_back, value, drifted
     )
     runtime.raise_if_stopped()  # never publish after a stop signal
     published = run.step(job.publish_run, bundle, out, settings)
@@ -132,7 +134,11 @@ def replay_date(
     )
     advocate = next(f for f in fitted if f.spec.name == ADVOCATE.name)
     listed = bundle.candidates[["contact_id", "p_advocate"]]
-    return Replayed(published, scored, listed, float(advocate.base_rate_fit), champions)
+    lists = measures.policy_lists(
+        bt.out_dir, as_of, bundle.candidates, ranked, rows.scoring.features, settings
+    )
+    base_rate = float(advocate.base_rate_fit)
+    return Replayed(published, scored, listed, base_rate, champions, lists)
 
 
 # ---------------------------------------------------------------- MLflow: parent and children
@@ -233,19 +239,24 @@ CHARTS = (
     ("Calibration error (ECE)", (("ece_advocate", "p_advocate"), ("ece_burnout", "p_burnout"))),
     ("The published list", (("list_asked", "asked"), ("list_yes", "said yes"),
                             ("list_expected_yes", "expected yes"))),
+    ("Off-policy: yes per ask", (("ope_optimise_snips", "optimised (SNIPS)"),
+                                 ("ope_nps_snips", "NPS rule (SNIPS)"),
+                                 ("ope_explore_yes", "pool, exploration"),
+                                 ("ope_pool_p_advocate", "pool, mean p_advocate"))),
 )  # fmt: skip
+UNIT_SCALE = ("AUC", "ECE", "Off-policy")  # panels on [0, 1]
 
 
 def backtest_chart(table: pd.DataFrame) -> str:
     """The measures over time, one panel per question, as an inline PNG (empty cells: gaps)."""
-    fig = Figure(figsize=(12, 3.4))
+    fig = Figure(figsize=(15, 3.4))
     FigureCanvasAgg(fig)  # no pyplot state, no GUI backend (as pipelines/report.py)
     x = pd.to_datetime(table["as_of"])
     for ax, (title, series) in zip(fig.subplots(1, len(CHARTS)), CHARTS, strict=True):
         for col, label in series:
             ax.plot(x, pd.to_numeric(table[col], errors="coerce"), marker="o", label=label)
         ax.set_title(title, fontsize=10)
-        if "list" not in title:  # AUC and ECE live on [0, 1]: keep the scale honest
+        if any(k in title for k in UNIT_SCALE):  # rates live on [0, 1]: keep the scale honest
             ax.set_ylim(0.0, 1.0)
         ax.tick_params(axis="x", labelrotation=45, labelsize=7)
         ax.legend(fontsize=7)
@@ -254,15 +265,26 @@ def backtest_chart(table: pd.DataFrame) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
+OPE_SHOWN = (
+    "as_of", "ope_n_lists", "ope_n_explored", "ope_n_logged", "ope_logged_yes",
+    "ope_optimise_snips", "ope_nps_snips", "ope_explore_yes", "ope_pool_p_advocate",
+)  # fmt: skip
+
+
 def backtest_html(table: pd.DataFrame, settings: Settings, generated_at: str) -> str:
-    """OUT/backtest.html: the charts and the table (Jinja2, every value escaped)."""
+    """OUT/backtest.html: the charts, the off-policy verdicts and the table (Jinja2, every
+    value escaped)."""
     env = Environment(loader=PackageLoader("advocacy.pipelines", "templates"), autoescape=True)
     shown = table.astype(object).where(table.notna(), None)
+    records = shown.to_dict("records")
     return env.get_template(HTML).render(
-        columns=list(table.columns), rows=shown.to_dict("records"), chart=backtest_chart(table),
+        columns=[c for c in table.columns if c != "ope_verdict"], rows=records,
+        ope_columns=list(OPE_SHOWN), ope_summary=measures.ope_summary(table),
+        chart=backtest_chart(table),
         generated_at=generated_at, first=table["as_of"].min(), last=table["as_of"].max(),
         window=settings.windows.response_window_days,
         horizon=settings.windows.burnout_horizon_days,
+        level=f"{measures.OPE_LEVEL:.0%}", min_logged=offpolicy.MIN_LOGGED,
     )  # fmt: skip
 
 
@@ -346,7 +368,7 @@ def _one_date(
     replayed = replay_date(bt, as_of, contracts, child, run)
     row = measures.measure_date(
         con, as_of, replayed.scored, replayed.listed, bt.settings,
-        end=end, base_rate=replayed.base_rate,
+        end=end, base_rate=replayed.base_rate, lists=replayed.lists,
     )  # fmt: skip
     counts = {"scored": len(replayed.scored), "shortlisted": len(replayed.listed)}
     log_child(client, child, row, replayed, counts)

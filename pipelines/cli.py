@@ -126,7 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="publish folder (default: output/<as_of>/ + output/latest)"
     )
     srv.add_argument("--cron", help="cron schedule (default from settings: Monday 06:00 UTC)")
+    _match_parsers(sub)
     return parser
+
+
+def _match_parsers(sub: Any) -> None:
+    """`match` and `api`: advocates for a deal from the latest published run (docs/matching.md)."""
+    m = sub.add_parser("match", help="the best advocates for an opportunity, or for all open ones")
+    m.add_argument("--data", type=Path, required=True, help="data folder with the opportunities")
+    which = m.add_mutually_exclusive_group(required=True)
+    which.add_argument("--opportunity", help="answer this opportunity_id")
+    which.add_argument("--open", action="store_true", help="assign every open opportunity")
+    m.add_argument("--top", type=_positive_int, help="advocates shown (default: matching.top)")
+    m.add_argument("--run", type=Path, help="published run folder (default: output/latest)")
+    m.add_argument("--out", type=Path, help="--open: matches.csv here (default: <run>/matches.csv)")
+    m.add_argument("--json", action="store_true", help="print JSON records instead of a table")
+    api = sub.add_parser("api", help="serve advocates for a deal over HTTP (FastAPI, /docs)")
+    api.add_argument("--data", type=Path, required=True, help="data folder with the opportunities")
+    api.add_argument("--run", type=Path, help="published run folder (default: output/latest)")
+    api.add_argument("--host", help="bind address (default: matching.api_host, 127.0.0.1)")
+    api.add_argument("--port", type=int, help="port (default: matching.api_port)")
 
 
 def _new_store_arg(p: argparse.ArgumentParser) -> None:
@@ -147,6 +166,66 @@ def _as_of(args: argparse.Namespace) -> date:
 
 
 # ------------------------------------------------------------------ commands
+def cmd_match(args: argparse.Namespace) -> int:
+    from advocacy.pipelines import match
+    from advocacy.pipelines.errors import EXIT_USAGE
+    from advocacy.settings import load_settings
+
+    settings = load_settings(_config(args))
+    try:
+        published = match.load_advocates(match.run_folder(settings, args.run))
+        if args.open:
+            return _match_open(args, settings, published)
+        opportunity = match.read_opportunity(args.data, args.opportunity)
+    except match.MatchInputError as exc:
+        print(f"advocacy: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if opportunity is None:
+        print(f"advocacy: error: unknown opportunity {args.opportunity!r}", file=sys.stderr)
+        return EXIT_USAGE
+    top = args.top or settings.matching.top
+    rows = match.answer(published, opportunity, settings.matching, top)
+    _print_matches(rows, args.json)
+    return EXIT_OK
+
+
+def _match_open(args: argparse.Namespace, settings: Any, published: Any) -> int:
+    from advocacy.pipelines import match
+
+    if published.as_of is None:
+        raise match.MatchInputError(f"run {published.run_dir} has no advocates (nothing to assign)")
+    opps = match.open_opportunities(args.data, published.as_of)
+    rows = match.assign_open(published, opps, settings.matching)
+    out = args.out or published.run_dir / match.MATCHES_FILE
+    match.write_matches_csv(rows, Path(out), encoding=settings.outputs.csv_encoding)
+    _print_matches(rows, args.json)
+    print(f"assigned {len(rows)} advocates to {len(opps)} open opportunities: {out}")
+    return EXIT_OK
+
+
+def _print_matches(rows: Any, as_json: bool) -> None:
+    if as_json:
+        print(rows.to_json(orient="records", indent=2))
+    else:
+        _print_table(rows.to_dict("records"))
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from advocacy.pipelines import api, match
+    from advocacy.pipelines.errors import EXIT_USAGE
+    from advocacy.settings import load_settings
+
+    settings = load_settings(_config(args))
+    try:
+        app = api.create_app(args.data, settings, args.run)
+    except match.MatchInputError as exc:
+        print(f"advocacy: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    m = settings.matching
+    api.serve(app, args.host or m.api_host, args.port or m.api_port)
+    return EXIT_OK
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from advocacy.synthetic.world import generate
 
@@ -315,6 +394,7 @@ def _print_table(rows: list[dict]) -> None:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": cmd_generate, "validate": cmd_validate, "train": cmd_train,
     "score": cmd_score, "run": cmd_run, "serve": cmd_serve, "backtest": cmd_backtest,
+    "match": cmd_match, "api": cmd_api,
 }  # fmt: skip
 
 

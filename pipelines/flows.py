@@ -52,6 +52,7 @@ configure_tracking = _task(job.configure_tracking, "configure-tracking")
 check_contracts = _task(job.check_contracts, "check-contracts")
 profile_inputs = _task(job.profile_inputs, "profile-inputs")
 build_rows = _task(job.build_rows, "build-feature-rows")
+weigh_asks = _task(job.weigh_asks, "weigh-asks")  # reads earlier published lists
 fit_model = _task(job.fit_model, "fit-model", task_run_name="fit-{rows.spec.name}")
 register_model = _task(
     job.register_model, "register-model", task_run_name="register-{fitted.spec.name}"
@@ -63,15 +64,16 @@ make_shortlist = _task(job.make_shortlist, "shortlist")  # reads contact details
 look_back = _task(job.look_back, "look-back")
 value_of_list = _task(job.value_of_list, "value-of-list")
 watch_drift = _task(job.watch_drift, "watch-drift")
+match_deals = _task(job.match_deals, "match-deals")  # reads the deals and advocate facts
 assemble = _task(job.assemble, "assemble")
 publish_run = _task(job.publish_run, "publish")
 log_lineage = _task(job.log_lineage, "log-lineage")
 TASKS: dict[Callable[..., Any], Task] = {
     t.fn: t
     for t in (
-        configure_tracking, check_contracts, profile_inputs, build_rows, fit_model,
+        configure_tracking, check_contracts, profile_inputs, build_rows, weigh_asks, fit_model,
         register_model, promote_models, load_champions, score_and_rank, make_shortlist,
-        look_back, value_of_list, watch_drift, assemble, publish_run, log_lineage,
+        look_back, value_of_list, watch_drift, match_deals, assemble, publish_run, log_lineage,
     )
 }  # fmt: skip
 

@@ -29,11 +29,14 @@ from advocacy.features import facts as world_facts
 from advocacy.features import registry
 from advocacy.models import score, targets, tracking
 from advocacy.models.targets import TARGETS, TargetSpec
-from advocacy.models.train import fit_target
-from advocacy.monitoring import drift, lookback, program
+from advocacy.models.train import WEIGHT, fit_target
+from advocacy.models.weights import inclusion_weights
+from advocacy.monitoring import drift, lookback, offpolicy, program
 from advocacy.pipelines import lineage, outputs, publish, runtime
-from advocacy.policy import activity, ranking
+from advocacy.pipelines import match as deal_matching
+from advocacy.policy import activity, exploration, plan, ranking
 from advocacy.policy.eligibility import ineligible_reason
+from advocacy.policy.matching import DEFAULT_REFERENCE_TYPE as REFERENCE_CALL
 from advocacy.settings import Settings
 
 if TYPE_CHECKING:
@@ -106,6 +109,18 @@ class ScoringRows:
 class Rows:
     training: tuple[TrainingRows, ...] = ()
     scoring: ScoringRows | None = None
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    """This week's list (candidates.csv rows), the ask plan's per-activity table and notes, and
+    per scored contact how it was selected (`selection`, `inclusion_probability`)."""
+
+    candidates: pd.DataFrame
+    by_activity: pd.DataFrame
+    messages: tuple[str, ...]
+    selection: pd.DataFrame  # contact_id, selection (None when not listed), inclusion_probability
+    reference: pd.DataFrame  # the eligible: contact_id, p_reference_call (deal matching)
 
 
 @dataclass(frozen=True)
@@ -206,6 +221,24 @@ def _scoring_rows(con: Any, as_of: date, settings: Settings) -> ScoringRows:
     )
 
 
+def weigh_asks(rows: Rows, out_dir: Path | None, as_of: date, settings: Settings) -> Rows:
+    """The advocate rows with `weight`: 1 / inclusion probability for asks that an earlier
+    published list's exploration slice led to, 1 for the others (`training.inclusion_weights`;
+    the lists are the ones published next to this run's folder)."""
+    if not settings.training.inclusion_weights:
+        return rows
+    target, _ = publish.resolve_out_dir(out_dir, as_of, settings.output_root)
+    weeks = settings.windows.advocate_lookback_days // 7 + 1
+    published = offpolicy.published_selections(Path(target).parent, as_of, weeks)
+    training = []
+    for r in rows.training:
+        if r.spec is targets.ADVOCATE and len(published):
+            w = inclusion_weights(r.frame[["contact_id", "t"]], published)
+            r = TrainingRows(r.spec, r.frame.assign(**{WEIGHT: w}), r.facts)
+        training.append(r)
+    return Rows(tuple(training), rows.scoring)
+
+
 def register_model(
     fitted: FittedTarget, settings: Settings, as_of: date, fingerprint: dict[str, Any]
 ) -> Candidate:
@@ -225,19 +258,65 @@ def load_champions(settings: Settings) -> tuple[Champion, ...]:
 
 def make_shortlist(
     data: Path, ranked: pd.DataFrame, rows: ScoringRows, as_of: date, settings: Settings
-) -> pd.DataFrame:
-    """The capped top of the eligible, with contact details and a suggested activity."""
-    top = ranking.shortlist(ranked, settings)
+) -> Shortlist:
+    """The ask plan over the eligible (budgets, caps, exploration slice), with contact details."""
+    pool = ask_pool(ranked, rows)
+    chances = activity.chance_by_type(rows.history, pool, settings)
+    asks = plan.make_plan(chances, pool, as_of, settings)
     con = connect(data, engine=settings.engine)
     try:
-        details = world_facts.contact_details(con, top["contact_id"].tolist())
+        details = world_facts.contact_details(con, asks.listed["contact_id"].tolist())
     finally:
         con.close()
-    history = rows.history
-    suggested = activity.suggest_activity(
-        history.decided_asks, history.unprompted, details, settings
+    candidates = outputs.candidates_table(ranked, asks.listed, details, as_of)
+    selection = selection_of(ranked, pool, asks.listed, settings)
+    return Shortlist(
+        candidates, asks.by_activity, asks.messages, selection, reference_chance(chances)
     )
-    return outputs.candidates_table(top, details, suggested, as_of)
+
+
+def ask_pool(ranked: pd.DataFrame, rows: ScoringRows) -> pd.DataFrame:
+    """The eligible with what the plan reads: ids, persona, both scores, priority."""
+    eligible = ranked.loc[ranked["eligible"], ["contact_id", "account_id", "priority"]]
+    scores = [s.score_column for s in TARGETS]
+    persona = rows.features[["contact_id", "contact_persona"]].rename(
+        columns={"contact_persona": "persona"}
+    )
+    pool = eligible.merge(ranked[["contact_id", *scores]], on="contact_id", validate="one_to_one")
+    return pool.merge(persona, on="contact_id", how="left", validate="one_to_one")
+
+
+def selection_of(
+    ranked: pd.DataFrame, pool: pd.DataFrame, listed: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    """Per scored contact: `selection` of the list row (None when not listed) and the
+    `inclusion_probability`: a listed row's own (explore: the draw's, optimise: 1), else the
+    chance the exploration draw had of listing the contact (0 for the ineligible)."""
+    drawn = exploration.inclusion_probabilities(pool, settings)
+    out = ranked[["contact_id"]].copy()
+    out["inclusion_probability"] = (
+        out["contact_id"].map(pd.Series(drawn.to_numpy(), index=pool["contact_id"])).fillna(0.0)
+    )
+    by_id = listed.set_index("contact_id")
+    out["selection"] = out["contact_id"].map(by_id["selection"])
+    own = out["contact_id"].map(by_id["inclusion_probability"])
+    out["inclusion_probability"] = own.fillna(out["inclusion_probability"]).astype(float)
+    return out
+
+
+def reference_chance(chances: pd.DataFrame) -> pd.DataFrame:
+    """contact_id, p_reference_call: the chance of yes to a reference call (deal matching)."""
+    calls = chances[chances["activity_type"] == REFERENCE_CALL]
+    return calls[["contact_id", "p_yes"]].rename(columns={"p_yes": f"p_{REFERENCE_CALL}"})
+
+
+def match_deals(
+    data: Path, as_of: date, ranked: pd.DataFrame, shortlist: Shortlist, settings: Settings
+) -> deal_matching.MatchInputs:
+    """advocates.parquet's rows (the eligible: facts at T, scores, chance of a reference call)
+    and the deals open at T (None without an opportunities table); docs/matching.md."""
+    scored = ranked.merge(shortlist.reference, on="contact_id", how="left", validate="one_to_one")
+    return deal_matching.match_inputs(data, as_of, scored, settings)
 
 
 def look_back(
@@ -330,23 +409,32 @@ def score_and_rank(
     return ranking.rank_population(scored, rows.eligibility, settings)
 
 
-def value_of_list(ranked: pd.DataFrame, rows: ScoringRows, settings: Settings) -> dict[str, Any]:
+def value_of_list(
+    ranked: pd.DataFrame,
+    rows: ScoringRows,
+    settings: Settings,
+    shortlist: Shortlist | None = None,
+) -> dict[str, Any]:
     """Expected yeses of this week's list against the NPS rule's list under the same rules."""
-    return program.value_vs_nps_rule(ranked, rows.features, settings)
+    listed = None if shortlist is None else shortlist.candidates["contact_id"]
+    return program.value_vs_nps_rule(ranked, rows.features, settings, listed)
 
 
 def assemble(
     checked: CheckedInputs,
     ranked: pd.DataFrame,
-    candidates: pd.DataFrame,
+    shortlist: Shortlist,
     champions: Sequence[Champion],
     looked_back: LookBack | None = None,
     value: dict[str, Any] | None = None,
     drifted: drift.DriftWatch | None = None,
+    matched: deal_matching.MatchInputs | None = None,
 ) -> outputs.RunBundle:
     job = checked.job
     return outputs.RunBundle.assemble(
-        as_of=job.as_of, ranked=ranked, candidates=candidates, champions=champions,
+        as_of=job.as_of, ranked=ranked, candidates=shortlist.candidates, champions=champions,
+        selection=shortlist.selection, by_activity=shortlist.by_activity,
+        plan_messages=shortlist.messages, matching=matched,
         inputs=checked.profiles, contracts=checked.contracts.to_dict(), settings=job.settings,
         earlier_lists=looked_back.earlier_lists if looked_back else (),
         program=looked_back.program if looked_back else None, value=value, drift=drifted,
@@ -354,8 +442,9 @@ def assemble(
 
 
 IO_STEPS = (
-    configure_tracking, check_contracts, profile_inputs, build_rows, register_model,
-    promote_models, load_champions, make_shortlist, look_back, watch_drift, publish_run,
+    configure_tracking, check_contracts, profile_inputs, build_rows, weigh_asks, register_model,
+    promote_models, load_champions, make_shortlist, look_back, watch_drift, match_deals,
+    publish_run,
     log_lineage,
 )  # fmt: skip
 PURE_STEPS = (fit_model, score_and_rank, value_of_list, assemble)
@@ -381,6 +470,7 @@ def train(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -> list[Regis
     """
     runtime.raise_if_stopped()  # each stage starts only if no stop signal was swallowed
     job, settings = checked.job, checked.job.settings
+    rows = run.step(weigh_asks, rows, job.out_dir, job.as_of, settings)
     fitted = [run.step(fit_model, r, settings) for r in rows.training]
     fingerprint = checked.fingerprint()
     candidates = [run.step(register_model, f, settings, job.as_of, fingerprint) for f in fitted]
@@ -397,13 +487,16 @@ def score_and_publish(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -
     job, settings = checked.job, checked.job.settings
     champions = run.step(load_champions, settings)
     ranked = run.step(score_and_rank, rows.scoring, champions, settings)
-    candidates = run.step(make_shortlist, job.data, ranked, rows.scoring, job.as_of, settings)
+    shortlist = run.step(make_shortlist, job.data, ranked, rows.scoring, job.as_of, settings)
     looked_back = run.step(look_back, job.data, job.as_of, settings, job.out_dir, ranked)
-    value = run.step(value_of_list, ranked, rows.scoring, settings)
+    value = run.step(value_of_list, ranked, rows.scoring, settings, shortlist)
     drifted = run.step(
         watch_drift, rows.scoring, ranked, champions, job.as_of, settings, job.out_dir
     )
-    bundle = run.step(assemble, checked, ranked, candidates, champions, looked_back, value, drifted)
+    matched = run.step(match_deals, job.data, job.as_of, ranked, shortlist, settings)
+    bundle = run.step(
+        assemble, checked, ranked, shortlist, champions, looked_back, value, drifted, matched
+    )
     runtime.raise_if_stopped()  # never publish after a stop signal
     published = run.step(publish_run, bundle, job.out_dir, settings)
     run.step(log_lineage, bundle, published)

@@ -40,7 +40,22 @@ def publish_metrics(bundle: RunBundle) -> dict[str, float]:
         metrics[f"left_alone_{reason}"] = int(n)
     for activity, n in cands["suggested_activity"].value_counts().items():
         metrics[f"suggested_{activity}"] = int(n)
+    metrics |= _plan_metrics(bundle.by_activity)
     return {k: float(v) for k, v in metrics.items() if pd.notna(v)}
+
+
+def _plan_metrics(by_activity: pd.DataFrame | None) -> dict[str, float]:
+    """The ask plan per activity type (budget, filled, explore, expected yeses) and the value of
+    the plan and of the greedy top-N under the same rules."""
+    if by_activity is None or by_activity.empty:
+        return {}
+    out: dict[str, float] = {}
+    for row in by_activity.itertuples(index=False):
+        for col in ("budget", "filled", "explored", "expected_yes"):
+            out[f"plan_{row.activity_type}_{col}"] = float(getattr(row, col))
+    out["plan_value"] = float(by_activity["value"].sum())
+    out["plan_greedy_value"] = float(by_activity["greedy_value"].sum())
+    return out
 
 
 def _quantiles(values: pd.Series, prefix: str) -> dict[str, float]:

@@ -25,8 +25,10 @@ from advocacy.models.trust import Trust
 from advocacy.monitoring import program as program_health
 from advocacy.monitoring.drift import DriftWatch
 from advocacy.monitoring.lookback import ListOutcome
+from advocacy.pipelines import match as deal_matching
 from advocacy.pipelines.publish import sha256_of
 from advocacy.pipelines.report import render_report
+from advocacy.policy import plan
 from advocacy.policy.eligibility import rules_summary
 from advocacy.settings import Settings
 
@@ -36,17 +38,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # run.json last: it holds the others' checksums, and its presence marks a complete publish.
-FILES = ("scores.parquet", "candidates.csv", "program.csv", "report.html", "run.json")
+FILES = (
+    "scores.parquet", "candidates.csv", "program.csv", deal_matching.ADVOCATES_FILE,
+    deal_matching.MATCHES_FILE, "report.html", "run.json",
+)  # fmt: skip
 # `reasons` in scores.parquet: text for the eligible, null for the ineligible (not computed).
 SCORES_COLUMNS = (
     "contact_id", "account_id", "as_of", "p_advocate", "p_burnout", "priority",
-    "eligible", "ineligible_reason", "reasons", "model_versions",
+    "eligible", "ineligible_reason", "selection", "inclusion_probability", "reasons",
+    "model_versions",
 )  # fmt: skip
 CANDIDATES_COLUMNS = (
     "rank", "contact_id", "full_name", "email", "title", "account_id", "account_name",
     "segment", "industry", "p_advocate", "p_burnout", "priority", "suggested_activity",
-    "reasons", "as_of",
+    "p_yes", "expected_value", "selection", "inclusion_probability", "reasons", "as_of",
 )  # fmt: skip
+# The ask plan's per-activity table in run.json and the report (policy/plan.py).
+BY_ACTIVITY_COLUMNS = plan.BY_ACTIVITY_COLUMNS
 # program.csv: one row per week, oldest first (built by monitoring/program.py; docs/outputs.md).
 PROGRAM_COLUMNS = program_health.PROGRAM_COLUMNS
 COMPARED = (
@@ -82,13 +90,27 @@ def model_versions_text(versions: dict[str, int]) -> str:
     return ",".join(f"{name}={version}" for name, version in versions.items())
 
 
-def scores_table(ranked: pd.DataFrame, as_of: date, versions: dict[str, int]) -> pd.DataFrame:
+def scores_table(
+    ranked: pd.DataFrame,
+    as_of: date,
+    versions: dict[str, int],
+    selection: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     """scores.parquet: every scored contact, ranked, with why it is (not) eligible.
 
     `reasons` is text for the eligible rows (possibly empty: no driver stood out) and null for
-    the ineligible, whose reasons are not computed (`job.score_and_rank`).
+    the ineligible, whose reasons are not computed (`job.score_and_rank`). `selection` (per
+    contact_id: selection, inclusion_probability; `job.selection_of`) says how the list chose.
     """
     out = ranked.copy()
+    if selection is None:
+        out["selection"], out["inclusion_probability"] = None, 0.0
+    else:
+        chosen = selection.set_index("contact_id")
+        out["selection"] = out["contact_id"].map(chosen["selection"])
+        out["inclusion_probability"] = out["contact_id"].map(chosen["inclusion_probability"])
+    out["selection"] = out["selection"].astype("str").where(out["selection"].notna())
+    out["inclusion_probability"] = out["inclusion_probability"].astype(float).fillna(0.0)
     out["as_of"] = pd.Timestamp(as_of).date()
     out["model_versions"] = model_versions_text(versions)
     out["eligible"] = out["eligible"].astype(bool)
@@ -97,15 +119,20 @@ def scores_table(ranked: pd.DataFrame, as_of: date, versions: dict[str, int]) ->
 
 
 def candidates_table(
-    shortlist: pd.DataFrame, details: pd.DataFrame, suggested: pd.Series, as_of: date
+    ranked: pd.DataFrame, listed: pd.DataFrame, details: pd.DataFrame, as_of: date
 ) -> pd.DataFrame:
-    """The marketer's list; `suggested` is the activity type per contact_id."""
-    out = shortlist.merge(details, on="contact_id", how="left", validate="one_to_one")
-    out["suggested_activity"] = out["contact_id"].map(suggested)
+    """The marketer's list: the ask plan's rows (`policy.plan.AskPlan.listed`: rank, the
+    assigned activity, selection, inclusion probability) with scores, reasons and details."""
+    scored = ranked[["contact_id", "p_advocate", "priority", "reasons"]]
+    out = listed.merge(scored, on="contact_id", how="left", validate="one_to_one")
+    out = out.merge(details, on="contact_id", how="left", validate="one_to_one")
+    out["suggested_activity"] = out["activity_type"]
     out["as_of"] = pd.Timestamp(as_of).date()
-    for col in ("p_advocate", "p_burnout", "priority"):
-        out[col] = out[col].round(4)
-    return out[list(CANDIDATES_COLUMNS)]
+    for col in ("p_advocate", "p_burnout", "priority", "p_yes", "expected_value"):
+        out[col] = out[col].astype(float).round(4)
+    return out.sort_values("rank", kind="mergesort").reset_index(drop=True)[
+        list(CANDIDATES_COLUMNS)
+    ]
 
 
 # ---------------------------------------------------------------- spreadsheet safety
@@ -246,6 +273,11 @@ class RunBundle:
     program: pd.DataFrame | None = None
     value: dict[str, Any] | None = None
     drift: DriftWatch | None = None
+    # The ask plan (policy/plan.py): per activity type budget vs filled, and its notes.
+    by_activity: pd.DataFrame | None = None
+    plan_messages: tuple[str, ...] = ()
+    # Deal matching (pipelines/match.py): the eligible advocates and the deals open at T.
+    matching: deal_matching.MatchInputs | None = None
 
     @classmethod
     def assemble(
@@ -262,28 +294,35 @@ class RunBundle:
         program: pd.DataFrame | None = None,
         value: dict[str, Any] | None = None,
         drift: DriftWatch | None = None,
+        selection: pd.DataFrame | None = None,
+        by_activity: pd.DataFrame | None = None,
+        plan_messages: Sequence[str] = (),
+        matching: deal_matching.MatchInputs | None = None,
     ) -> RunBundle:
         """The bundle of one run: no I/O (the champions carry their metrics)."""
         models = [champion_summary(c, settings) for c in champions]
         versions = {m["name"]: m["version"] for m in models}
         return cls(
-            as_of=as_of, scores=scores_table(ranked, as_of, versions), candidates=candidates,
-            models=models, inputs=inputs, contracts=contracts, settings=settings,
-            earlier_lists=list(earlier_lists), program=program, value=value, drift=drift,
+            as_of=as_of, scores=scores_table(ranked, as_of, versions, selection),
+            candidates=candidates, models=models, inputs=inputs, contracts=contracts,
+            settings=settings, earlier_lists=list(earlier_lists), program=program, value=value,
+            drift=drift, by_activity=by_activity, plan_messages=tuple(plan_messages),
+            matching=matching,
         )  # fmt: skip
 
     def write(self, folder: Path) -> None:
         """Write the five files; run.json last, with the others' checksums."""
-        scores, candidates, program, report, manifest = (folder / f for f in FILES)
+        scores, candidates, program, _, _, report, manifest = (folder / f for f in FILES)
         self.scores.to_parquet(scores, index=False)
         encoding = self.settings.outputs.csv_encoding
         write_candidates_csv(self.candidates, candidates, encoding=encoding)
         write_program_csv(self.program, program, encoding=encoding)
-        report.write_text(self._report_html(), encoding="utf-8")
+        matches = deal_matching.write_match_files(folder, self.matching, self.settings)
+        report.write_text(self._report_html(matches), encoding="utf-8")
         content = self.manifest({f: folder / f for f in FILES[:-1]})
         manifest.write_text(json.dumps(content, indent=2, default=str), encoding="utf-8")
 
-    def _report_html(self) -> str:
+    def _report_html(self, matches: pd.DataFrame | None = None) -> str:
         return render_report(
             as_of=self.as_of, candidates=self.candidates, scores=self.scores, models=self.models,
             inputs=self.inputs, contracts_ok=bool(self.contracts.get("ok", True)),
@@ -292,6 +331,8 @@ class RunBundle:
             program=program_table(self.program), value=self.value,
             drift=[r.to_html() for r in self.drift.reports] if self.drift else [],
             drifted={r.label: r.drifted for r in self.drift.reports} if self.drift else {},
+            by_activity=self.by_activity, plan_messages=self.plan_messages, matches=matches,
+            open_deals=self.open_deals(),
         )  # fmt: skip
 
     def manifest(self, files: dict[str, Path]) -> dict[str, Any]:
@@ -307,6 +348,7 @@ class RunBundle:
             "earlier_lists": [o.to_dict() for o in self.earlier_lists],
             "program": program_health.program_summary(program_table(self.program), self.settings),
             "value": self.value,
+            "ask_plan": self.plan_manifest(),
             "drift": self.drift.to_manifest() if self.drift else None,
             "outputs": {
                 name: {"sha256": sha256_of(path), "bytes": path.stat().st_size}
@@ -315,11 +357,25 @@ class RunBundle:
             "settings": self.settings.model_dump(mode="json"),
         }
 
+    def plan_manifest(self) -> dict[str, Any]:
+        """run.json's `ask_plan`: per activity type budget, filled, explored, expected yeses
+        and burnouts, and the greedy top-N under the same rules; the plan's notes."""
+        table = self.by_activity
+        rows = [] if table is None else json.loads(table.to_json(orient="records"))
+        return {"by_activity": rows, "messages": list(self.plan_messages)}
+
+    def open_deals(self) -> int | None:
+        """How many opportunities were open at T (None: the data folder has no such table)."""
+        deals = self.matching.open_opportunities if self.matching is not None else None
+        return None if deals is None else len(deals)
+
     def counts(self) -> dict[str, int]:
+        explored = self.candidates["selection"].eq("explore") if len(self.candidates) else []
         return {
             "scored": len(self.scores),
             "eligible": int(self.scores["eligible"].sum()),
             "shortlisted": len(self.candidates),
+            "explored": int(sum(explored)),
         }
 
 
@@ -349,6 +405,10 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
     """The knobs the report names in its text: the cap, the label windows, the rules."""
     return {
         "max_per_account": settings.ranking.max_per_account,
+        "burnout_weight": settings.asks.burnout_weight,
+        "explore_share": settings.asks.explore_share,
+        "references_per_opportunity": settings.matching.references_per_opportunity,
+        "per_advocate_cap": settings.matching.per_advocate_cap,
         "response_window_days": settings.windows.response_window_days,
         "burnout_horizon_days": settings.windows.burnout_horizon_days,
         "min_holdout_rows": settings.promotion.min_holdout_rows,

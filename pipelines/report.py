@@ -4,6 +4,7 @@ became of earlier lists, the program's health, model quality, freshness."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -118,6 +119,16 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+MAX_MATCH_ROWS = 200  # the report shows the first matches; matches.csv has them all
+
+
+def _plan_total(by_activity: pd.DataFrame | None) -> dict[str, Any] | None:
+    """The ask plan's totals over every activity type (the table's last row)."""
+    if by_activity is None or by_activity.empty:
+        return None
+    return by_activity.drop(columns="activity_type").sum().to_dict()
+
+
 def render_report(
     *,
     as_of: date,
@@ -133,6 +144,10 @@ def render_report(
     value: dict[str, Any] | None = None,
     drift: list[str] | None = None,
     drifted: dict[str, list[str]] | None = None,
+    by_activity: pd.DataFrame | None = None,
+    plan_messages: Sequence[str] = (),
+    matches: pd.DataFrame | None = None,
+    open_deals: int | None = None,
 ) -> str:
     # Every value is escaped: names, titles and account names come from the CRM as typed.
     env = Environment(loader=PackageLoader("advocacy.pipelines", "templates"), autoescape=True)
@@ -158,6 +173,12 @@ def render_report(
         drift_tables=[Markup(t) for t in drift or []],  # built escaped (monitoring/drift.py)
         drifted=drifted or {},
         earlier_lists=earlier_lists or [],
+        by_activity=_records(by_activity) if by_activity is not None else [],
+        plan_total=_plan_total(by_activity),
+        plan_messages=list(plan_messages),
+        matches=_records(matches.head(MAX_MATCH_ROWS)) if matches is not None else [],
+        n_matches=0 if matches is None else len(matches),
+        open_deals=open_deals,
         program_chart=program_chart(program) if program is not None else None,
         program_latest=_records(program.tail(1))[0]
         if program is not None and len(program)

@@ -25,11 +25,22 @@ def _detractor(facts: pd.DataFrame, settings: Settings) -> pd.Series:
     return facts["latest_nps"] <= settings.eligibility.block_nps_at_or_below
 
 
+def _over(asks: pd.Series, limit: int | None) -> pd.Series:
+    """At or over the maximum of asks in a window (another ask would exceed it); None: off."""
+    if limit is None:
+        return pd.Series(False, index=asks.index)
+    return asks.fillna(0) >= limit
+
+
 # (reason, rule) in priority order. Each rule returns True where the contact is blocked.
+# "asked_recently" is the per-contact cooldown (eligibility.recent_ask_days); the two
+# "too_many_asks" rules cap asks per 90 / 365 days (eligibility.max_asks_*_days).
 ELIGIBILITY_RULES: tuple[tuple[str, Rule], ...] = (
     ("do_not_contact", lambda f, s: f["do_not_contact"].fillna(False).astype(bool)),
     ("opted_out", lambda f, s: f["opted_out"].fillna(False).astype(bool)),
     ("asked_recently", lambda f, s: f["asks_recent"].fillna(0) > 0),
+    ("too_many_asks_90d", lambda f, s: _over(f["asks_90d"], s.eligibility.max_asks_90_days)),
+    ("too_many_asks_365d", lambda f, s: _over(f["asks_365d"], s.eligibility.max_asks_365_days)),
     ("ask_pending", lambda f, s: f["asks_pending"].fillna(0) > 0),
     ("detractor_nps", _detractor),
     ("open_priority_ticket", lambda f, s: f["blocking_tickets"].fillna(0) > 0),
@@ -38,6 +49,8 @@ REASON_WORDS = {
     "do_not_contact": "marked do-not-contact in the CRM",
     "opted_out": "opted out of advocacy asks",
     "asked_recently": "was asked recently",
+    "too_many_asks_90d": "was asked too often in the last 90 days",
+    "too_many_asks_365d": "was asked too often in the last 365 days",
     "ask_pending": "has an ask still open",
     "detractor_nps": "latest NPS is a detractor score",
     "open_priority_ticket": "account has an open high or urgent support ticket",
@@ -74,6 +87,8 @@ def rules_summary(settings: Settings) -> dict[str, Any]:
     e = settings.eligibility
     return {
         "recent_ask_days": e.recent_ask_days,
+        "max_asks_90_days": e.max_asks_90_days,
+        "max_asks_365_days": e.max_asks_365_days,
         "block_nps_at_or_below": e.block_nps_at_or_below,
         "blocking_ticket_priorities": list(e.blocking_ticket_priorities),
     }

@@ -244,6 +244,20 @@ class WorldConfig:
         {"review": 0.55, "referral": 0.3, "social_post": 0.15}
     )
 
+    # --- opportunities (the optional table; docs/synthetic-data.md "Opportunities") ----
+    contacts_per_open_opp: float = 200.0  # one open opportunity per this many contacts ...
+    opportunities_min_open: int = 5  # ... and never fewer than this
+    closed_opportunities_per_open: float = 4.0  # closed deals before T (the outcomes)
+    opportunity_reference_rate: float = 0.6  # closed deals that got a reference
+    opportunity_win_logit: float = -1.2  # logit of winning with no (or an unlike) reference
+    opportunity_reference_lift: float = 3.0  # logit added per unit of the reference's fit
+    opportunity_fit_weights: Mapping[str, float] = _mapping(
+        {"industry": 0.35, "segment": 0.2, "region": 0.2, "products": 0.25}
+    )  # the true fit: weighted mean of same industry, segment, region, product Jaccard
+    opportunity_reference_types: Mapping[str, float] = _mapping(
+        {"reference_call": 0.85, "case_study": 0.15}
+    )
+
     def __post_init__(self) -> None:
         _check_keys("segment", self.segment_mix, SEGMENTS)
         _check_keys("segment", self.segment_size, SEGMENTS)

@@ -1,4 +1,4 @@
-"""generate(): write a whole synthetic data folder (the six tables of the input contract).
+"""generate(): write a whole synthetic data folder (the six input tables + opportunities).
 
 The world is simulated week by week from `as_of - history_days` to `as_of + future_days`;
 rows at or after `as_of` exist only when `future_days > 0` (to test that the pipeline
@@ -19,14 +19,16 @@ from advocacy.data_contracts.tables import (
     ACCOUNTS,
     ADVOCACY_ACTIVITIES,
     CONTACTS,
+    CONTRACT_TABLES,
     NPS_RESPONSES,
+    OPPORTUNITIES,
     SUPPORT_TICKETS,
-    TABLES,
     USAGE_EVENTS,
 )
 from advocacy.synthetic import frames
 from advocacy.synthetic.config import WorldConfig
 from advocacy.synthetic.entities import check_regions, make_accounts, make_contacts
+from advocacy.synthetic.opportunities import WRITTEN, opportunities_table
 from advocacy.synthetic.simulate import simulate
 from advocacy.synthetic.timeline import WEEK_DAYS, Timeline
 from advocacy.synthetic.writers import Format, TableWriter, UsageBuffer, write_table
@@ -56,7 +58,8 @@ def generate(
     future_days: int = 0,
     config: WorldConfig | None = None,
 ) -> dict[str, int]:
-    """Write `<table>.<fmt>` for the six input tables into out_dir; returns rows per table."""
+    """Write `<table>.<fmt>` for the six input tables and the optional `opportunities` into
+    out_dir; returns rows per table (contract order)."""
     cfg = config or WorldConfig()
     _check_args(contacts, fmt, history_days, future_days)
     check_regions(cfg)
@@ -85,9 +88,13 @@ def generate(
         SUPPORT_TICKETS.name: frames.tickets_table(sim.tickets, aids, cids),
         ADVOCACY_ACTIVITIES.name: frames.activities_table(sim.activities, cids),
     }
-    rows = {name: write_table(out, TABLES[name], data, fmt) for name, data in tables.items()}
+    rows = {n: write_table(out, CONTRACT_TABLES[n], data, fmt) for n, data in tables.items()}
     rows[USAGE_EVENTS.name] = usage.rows
+    deals = opportunities_table(
+        cfg, seed, tl, tables[ACCOUNTS.name], tables[CONTACTS.name], out / f"usage_events.{fmt}"
+    )
+    rows[OPPORTUNITIES.name] = write_table(out, WRITTEN, deals, fmt)
     elapsed = time.perf_counter() - started
     start = as_of - timedelta(days=history_days)
     log.info("generated %d contacts (%s..%s) in %.1fs: %s", contacts, start, as_of, elapsed, rows)
-    return {name: rows[name] for name in TABLES}
+    return {name: rows[name] for name in CONTRACT_TABLES}

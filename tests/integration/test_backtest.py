@@ -54,6 +54,13 @@ def test_backtest_cli_publishes_measures_and_logs_runs(ran):
     assert last["n_asks_after"] == last["auc_advocate"] == last["auc_burnout"] == ""  # not closed
     html = (out / backtest.HTML).read_text(encoding="utf-8")
     assert "data:image/png;base64," in html and FIRST.isoformat() in html
+    # off-policy: the first date has no earlier list, so nothing was logged: said plainly
+    assert (first["ope_n_lists"], first["ope_n_logged"], first["ope_optimise_snips"]) == (
+        "0", "0", "",
+    )  # fmt: skip
+    assert "too few logged asks to tell (n=0" in first["ope_verdict"]
+    assert "too few logged asks to tell (n=0" in html
+    assert last["ope_verdict"] == last["ope_n_logged"] == ""  # its logged asks not settled
 
     client = MlflowClient()
     parents = client.search_runs(

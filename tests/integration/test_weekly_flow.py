@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from advocacy.pipelines.cli import main
-from advocacy.pipelines.outputs import CANDIDATES_COLUMNS, SCORES_COLUMNS
+from advocacy.pipelines.outputs import CANDIDATES_COLUMNS, FILES, SCORES_COLUMNS
 from advocacy.pipelines.publish import sha256_of
+from advocacy.settings import Settings
 from tests.worlds import cut_at, rewrite_table
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("e2e")]
@@ -38,7 +39,8 @@ def trained(world_dir, as_of, tmp_path_factory, prefect_harness):
 def test_run_exits_0_and_publishes_all_files(trained):
     assert trained["code"] == 0
     names = sorted(p.name for p in trained["out"].iterdir())
-    assert names == ["candidates.csv", "program.csv", "report.html", "run.json", "scores.parquet"]
+    assert names == sorted(FILES)
+    assert {"advocates.parquet", "matches.csv"} <= set(names)
 
 
 def test_scores_parquet_schema_and_population(trained, world_dir, as_of):
@@ -69,14 +71,27 @@ def test_candidates_csv_is_the_ranked_capped_eligible_list(trained):
     assert cands["rank"].tolist() == list(range(1, len(cands) + 1))
     assert cands.groupby("account_id").size().max() <= 2
     assert scores.loc[cands["contact_id"], "eligible"].all()
-    assert cands["priority"].is_monotonic_decreasing
-    assert cands["suggested_activity"].notna().all()
+    assert cands["expected_value"].is_monotonic_decreasing  # plan order
+    assert cands["suggested_activity"].notna().all() and cands["contact_id"].is_unique
+    budgets = Settings().asks.budgets
+    per_type = cands["suggested_activity"].value_counts()
+    assert all(n <= budgets[t] for t, n in per_type.items()), per_type
+    assert set(cands["selection"]) == {"optimise", "explore"}
+    explore = cands[cands["selection"] == "explore"]
+    assert len(explore) == round(0.1 * len(cands)) and explore["account_id"].is_unique
+    assert explore["inclusion_probability"].between(0, 1, inclusive="right").all()
+    assert (cands.loc[cands["selection"] == "optimise", "inclusion_probability"] == 1).all()
+    listed = scores.loc[cands["contact_id"]]
+    assert (listed["selection"].to_numpy() == cands["selection"].to_numpy()).all()
 
 
 def test_reasons_are_sentences_with_real_values(trained):
     cands = pd.read_csv(trained["out"] / "candidates.csv")
-    assert cands["reasons"].notna().all()
-    for text in cands["reasons"]:
+    # Empty reasons are allowed (no driver stood out: a random explore pick, or someone asked
+    # for a review because the budget wants many), but the plan's picks mostly have some.
+    chosen = cands[cands["selection"] == "optimise"]
+    assert chosen["reasons"].notna().mean() >= 0.8
+    for text in cands["reasons"].dropna():
         parts = text.split("; ")
         assert 1 <= len(parts) <= 3
         assert all(len(p.split()) >= 3 for p in parts)

@@ -266,6 +266,15 @@ def test_eligibility_facts_opt_out_and_recent_ask_edges(tmp_path):
     assert facts.loc["before", "asks_recent"] == 1 and facts.loc["at_t", "asks_recent"] == 0
 
 
+def test_ask_counts_over_90_and_365_days_edges_and_point_in_time(tmp_path):
+    w = World().account().contact("C1")
+    for days in (1, 89, 90, 91, 364, 365, 366):  # 90 and 365 days back: first instant inside
+        w.activity("C1", T_TS - timedelta(days=days), "declined")
+    w.activity("C1", T_TS, "declined").activity("C1", T_TS + timedelta(days=3), "declined")
+    facts = facts_mod.eligibility_facts(w.connect(tmp_path), T, SETTINGS).set_index("contact_id")
+    assert facts.loc["C1", "asks_90d"] == 3 and facts.loc["C1", "asks_365d"] == 6
+
+
 def test_a_world_with_no_history_still_builds(tmp_path):
     con = one_contact_world().connect(tmp_path)
     scoring = build.build_scoring(con, T, SETTINGS)

@@ -247,6 +247,8 @@ def ref_facts(f: dict[str, pd.DataFrame], contact: str) -> dict:
         "do_not_contact": bool(c["do_not_contact"]),
         "opted_out": bool(pd.notna(c["advocacy_opt_out_at"]) and c["advocacy_opt_out_at"] < T_TS),
         "asks_recent": int((asks["requested_at"] >= T_TS - 30 * DAY).sum()),
+        "asks_90d": int((asks["requested_at"] >= T_TS - 90 * DAY).sum()),
+        "asks_365d": int((asks["requested_at"] >= T_TS - 365 * DAY).sum()),
         "asks_pending": int(pending.sum()),
         "latest_nps": float(n["score"].iloc[-1]) if len(n) else np.nan,
         "blocking_tickets": int(blocking.sum()),

@@ -124,3 +124,57 @@ def test_read_list_undoes_the_spreadsheet_escape(tmp_path):
         "C2",
     ]
     assert lookback.FORMULA_TRIGGERS == outputs.FORMULA_TRIGGERS
+
+
+# ---------------------------------------------------------------- per contact (issue 13)
+def _by_contact(frame: pd.DataFrame) -> dict[str, tuple]:
+    return {
+        r.contact_id: (bool(r.asked), None if pd.isna(r.said_yes) else bool(r.said_yes))
+        for r in frame.itertuples()
+    }
+
+
+def test_listed_outcomes_per_contact_agree_with_the_counts(tmp_path):
+    """Same asks as list_outcome; pending asks (C2, C3, C5 at UNTIL) have no decision (NA)."""
+    con = _world().connect(tmp_path / "w")
+    got = lookback.listed_outcomes(con, _listed()[["contact_id"]], LISTED_ON, UNTIL, Settings())
+    assert list(got.columns) == list(lookback.OUTCOME_COLUMNS)
+    assert _by_contact(got) == {
+        "C1": (True, True), "C2": (True, None), "C3": (True, None), "C4": (False, None),
+        "C5": (True, None), "C6": (False, None), "C7": (True, True), "C8": (False, None),
+    }  # fmt: skip
+    assert got.loc[got["contact_id"] == "C1", "asked_type"].item() == "review"
+    total = lookback.list_outcome(con, _listed(), LISTED_ON, UNTIL, Settings())
+    assert got["asked"].sum() == total.asked and got["said_yes"].sum() == total.said_yes
+
+
+def test_listed_outcomes_read_later_settle_asks_of_the_window_only(tmp_path):
+    """Asks in [LISTED_ON, UNTIL) read four weeks on: all settled; C6 (asked at UNTIL) is not
+    one of them; C5's cancellation is left out."""
+    con = _world().connect(tmp_path / "w")
+    got = lookback.listed_outcomes(
+        con, _listed()[["contact_id"]], LISTED_ON, date(2024, 7, 1), Settings(),
+        asked_before=UNTIL,
+    )  # fmt: skip
+    by = _by_contact(got)
+    assert by["C2"] == (True, False) and by["C3"] == (True, True)
+    assert by["C5"] == (False, None) and by["C6"] == (False, None)
+    with pytest.raises(ValueError, match="asked_before"):
+        lookback.listed_outcomes(
+            con, _listed(), LISTED_ON, UNTIL, Settings(), asked_before=date(2024, 7, 1)
+        )
+
+
+def test_listed_outcomes_with_a_type_count_only_asks_of_that_type(tmp_path):
+    world = _world().activity("C8", "2024-05-08", "completed", "2024-05-09", "case_study")
+    con = world.connect(tmp_path / "w")
+    listed = pd.DataFrame(
+        {"contact_id": ["C1", "C8", "C7"], "activity_type": ["case_study", "case_study", "review"]}
+    )
+    got = _by_contact(lookback.listed_outcomes(con, listed, LISTED_ON, UNTIL, Settings()))
+    assert got == {"C1": (False, None), "C8": (True, True), "C7": (True, True)}
+
+
+def test_unescape_is_public_and_undoes_the_formula_guard():
+    assert lookback.unescape("'=C1") == "=C1"
+    assert lookback.unescape("'C1") == "'C1"

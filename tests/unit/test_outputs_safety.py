@@ -40,17 +40,22 @@ def _candidates(names, titles, accounts, *, p_advocate=None) -> pd.DataFrame:
     """A candidates frame as `outputs.candidates_table` builds it, with the given text."""
     n = len(names)
     ids = [f"C{i:05d}" for i in range(n)]
-    shortlist = pd.DataFrame(
+    ranked = pd.DataFrame(
         {
-            "rank": range(1, n + 1),
             "contact_id": ids,
-            "account_id": [f"A{i:04d}" for i in range(n)],
             "p_advocate": p_advocate or [0.7 - i / 100 for i in range(n)],
-            "p_burnout": [0.1] * n,
             "priority": [0.6 - i / 100 for i in range(n)],
             "reasons": ["gave NPS 10 12 days ago"] * n,
         }
     )
+    listed = pd.DataFrame(
+        {
+            "contact_id": ids, "account_id": [f"A{i:04d}" for i in range(n)],
+            "activity_type": ["review"] * n, "selection": ["optimise"] * n,
+            "inclusion_probability": [1.0] * n, "p_yes": [0.5] * n, "p_burnout": [0.1] * n,
+            "expected_value": [0.3] * n, "rank": range(1, n + 1),
+        }
+    )  # fmt: skip
     details = pd.DataFrame(
         {
             "contact_id": ids, "full_name": names, "email": [f"p{i}@example.com" for i in range(n)],
@@ -58,8 +63,7 @@ def _candidates(names, titles, accounts, *, p_advocate=None) -> pd.DataFrame:
             "segment": ["smb"] * n, "industry": ["software"] * n,
         }
     )  # fmt: skip
-    suggested = pd.Series(["review"] * n, index=ids)
-    return outputs.candidates_table(shortlist, details, suggested, AS_OF)
+    return outputs.candidates_table(ranked, listed, details, AS_OF)
 
 
 def _read_back(path: Path) -> pd.DataFrame:

@@ -14,6 +14,8 @@ CLEAN = {
     "do_not_contact": False,
     "opted_out": False,
     "asks_recent": 0,
+    "asks_90d": 0,
+    "asks_365d": 0,
     "asks_pending": 0,
     "latest_nps": 9.0,
     "blocking_tickets": 0,
@@ -34,6 +36,8 @@ def _scores(rows) -> pd.DataFrame:
         ({"do_not_contact": True}, "do_not_contact"),
         ({"opted_out": True}, "opted_out"),
         ({"asks_recent": 1}, "asked_recently"),
+        ({"asks_90d": 3}, "too_many_asks_90d"),
+        ({"asks_365d": 6}, "too_many_asks_365d"),
         ({"asks_pending": 2}, "ask_pending"),
         ({"latest_nps": 6.0}, "detractor_nps"),
         ({"latest_nps": 0.0}, "detractor_nps"),
@@ -78,6 +82,8 @@ def test_every_rule_has_words_and_the_summary_names_the_thresholds():
     assert [name for name, _ in ELIGIBILITY_RULES] == list(REASON_WORDS)
     assert rules_summary(Settings()) == {
         "recent_ask_days": 30,
+        "max_asks_90_days": 3,
+        "max_asks_365_days": 6,
         "block_nps_at_or_below": 6,
         "blocking_ticket_priorities": ["high", "urgent"],
     }

@@ -189,7 +189,8 @@ def test_every_problem_gets_its_own_line(tmp_path):
         "burnout_horizon_days, snapshot_spacing_days, burnout_lookback_days, "
         "advocate_lookback_days) (got 1)",
         f"{path}: eligibility.bogus: unknown key (known keys: recent_ask_days, "
-        "block_nps_at_or_below, blocking_ticket_priorities) (got 1)",
+        "block_nps_at_or_below, blocking_ticket_priorities, max_asks_90_days, "
+        "max_asks_365_days) (got 1)",
     ]
 
 

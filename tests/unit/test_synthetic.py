@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from advocacy.data_contracts.load import connect
-from advocacy.data_contracts.tables import TABLES, Table
+from advocacy.data_contracts.tables import CONTRACT_TABLES, TABLES, Table
 from advocacy.synthetic.config import WorldConfig
 from advocacy.synthetic.pools import COMMENT_KINDS, build_comment_pools
 from advocacy.synthetic.timeline import Timeline, add_years, week_order
@@ -99,7 +99,7 @@ def test_every_contract_column_is_written_with_its_type(small_world):
 
 def test_row_counts_are_returned_and_every_table_has_rows(tmp_path):
     rows = generate(tmp_path, contacts=SMALL, seed=1, as_of=AS_OF, history_days=365)
-    assert list(rows) == list(TABLES)
+    assert list(rows) == list(CONTRACT_TABLES)
     for name, n in rows.items():
         assert n == pq.read_metadata(tmp_path / f"{name}.parquet").num_rows > 0, name
     assert rows["contacts"] == SMALL
@@ -107,7 +107,7 @@ def test_row_counts_are_returned_and_every_table_has_rows(tmp_path):
 
 def test_csv_and_parquet_hold_the_same_data(small_world, tmp_path):
     generate(tmp_path, contacts=SMALL, seed=3, as_of=AS_OF, history_days=365, fmt="csv")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{t}.csv" for t in TABLES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{t}.csv" for t in CONTRACT_TABLES)
     header = (tmp_path / "contacts.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.replace('"', "").split(",") == list(TABLES["contacts"].column_names)
     first_ticket = (tmp_path / "support_tickets.csv").read_text().splitlines()[1]
