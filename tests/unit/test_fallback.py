@@ -196,8 +196,8 @@ def test_a_trusted_champion_has_no_banner_and_only_its_own_interval():
 def test_reasons_are_relative_to_the_rows_the_eligibility_rules_let_be_asked():
     facts = pd.DataFrame(
         {"contact_id": ["a", "b", "c"], "do_not_contact": [False, True, False],
-         "opted_out": [False, False, False], "asks_recent": [0, 0, 2], "asks_90d": [0, 0, 2], "asks_365d": [0, 0, 2],
-         "asks_pending": [0, 0, 0],
+         "opted_out": [False, False, False], "asks_recent": [0, 0, 2], "asks_90d": [0, 0, 2],
+         "asks_365d": [0, 0, 2], "asks_pending": [0, 0, 0],
          "latest_nps": [9.0, 9.0, 9.0], "blocking_tickets": [0, 0, 0]}
     )  # fmt: skip
     features = pd.DataFrame({"contact_id": ["c", "a", "b", "d"]})  # d: no facts, no history
