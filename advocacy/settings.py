@@ -359,6 +359,12 @@ class MatchingSettings(_Frozen):
         1, ge=1, le=3, description="--open: advocates assigned to each open opportunity"
     )
     per_advocate_cap: int = Field(1, ge=1, description="--open: opportunities per advocate at most")
+    max_open_deals: int = Field(
+        500,
+        ge=1,
+        description="the weekly job's matches.csv covers at most this many open deals, those "
+        "needing a reference soonest (then the largest); any deal: `advocacy match`",
+    )
     top: int = Field(5, ge=1, description="advocates shown per opportunity (CLI and API default)")
     api_host: str = Field("127.0.0.1", min_length=1, description="`advocacy api` binds here")
     api_port: int = Field(8765, ge=1, le=65535, description="`advocacy api` port")

@@ -183,20 +183,19 @@ def answer(
 
 
 MAX_CANDIDATES = 500  # edges per opportunity at most (see assign_open)
+FIRST_CANDIDATES = 10  # edges per opportunity in the first round of assign_open
 
 
 def candidates_per_opportunity(opportunities: int, settings: MatchingSettings) -> int:
-    """How many of each deal's best advocates become edges.
+    """How many of each deal's best advocates can matter, at most.
 
     Exact: an optimum using a candidate below a deal's top `refs + ceil(refs x deals /
     per_advocate_cap)` can swap it for a better one that is neither chosen for that deal nor
     held by a full advocate (there are fewer of those), so the top ones hold an optimum.
-    Capped at MAX_CANDIDATES (exact up to ~500 open deals at cap 1; near-exact above).
+    Capped at MAX_CANDIDATES (`assign_open` proves the answer optimal either way, or warns).
     """
     refs = settings.references_per_opportunity
     needed = refs + math.ceil(refs * opportunities / settings.per_advocate_cap)
-    if needed > MAX_CANDIDATES:
-        log.warning("matching: %d candidates per deal capped at %d", needed, MAX_CANDIDATES)
     return min(needed, MAX_CANDIDATES)
 
 
@@ -204,27 +203,60 @@ def assign_open(
     advocates: PublishedAdvocates, opportunities: pd.DataFrame, settings: MatchingSettings
 ) -> pd.DataFrame:
     """Advocates for every open opportunity at once: the exact solver (policy/solver.py),
-    `references_per_opportunity` per deal, `per_advocate_cap` deals per advocate."""
-    opps = [_row(r) for _, r in opportunities.iterrows()]
-    keep = candidates_per_opportunity(len(opps), settings)
-    ranked = {str(o["opportunity_id"]): rank(advocates.scoring, o, settings, keep) for o in opps}
-    edges = pd.DataFrame(
-        [
-            (oid, int(i), int(i), float(v))
-            for oid, r in ranked.items()
-            for i, v in zip(r.index, r.score, strict=True)
-        ],
-        columns=["slot", "person", "group", "value"],
-    )  # person = row number; no group caps here
-    if edges.empty:
-        return _empty_matches()
-    from advocacy.policy import solver  # scipy: only --open needs it
+    `references_per_opportunity` per deal, `per_advocate_cap` deals per advocate.
 
-    chosen = solver.assign(
-        edges,
-        slot_caps={oid: settings.references_per_opportunity for oid in ranked},
-        person_cap=settings.per_advocate_cap,
-    )
+    Each deal is ranked once; the solver first gets each deal's best FIRST_CANDIDATES, and
+    a deal whose next candidate is worth more than its cap's LP price (`solver.slot_prices`)
+    gets 4x as many, until none is: then no left-out candidate can improve the answer, so it
+    is the optimum over every advocate (a few thousand edges instead of deals x 500)."""
+    from advocacy.policy import solver  # scipy: only the assignment needs it
+
+    opps = [_row(r) for _, r in opportunities.iterrows()]
+    most = candidates_per_opportunity(len(opps), settings)
+    ranked = {
+        str(o["opportunity_id"]): rank(advocates.scoring, o, settings, most + 1) for o in opps
+    }
+    caps = {oid: settings.references_per_opportunity for oid in ranked}
+    keep = {oid: min(FIRST_CANDIDATES, most) for oid in ranked}
+    while True:
+        edges = _edges(ranked, keep)
+        if edges.empty:
+            return _empty_matches()
+        prices = solver.slot_prices(edges, slot_caps=caps, person_cap=settings.per_advocate_cap)
+        short = [
+            oid for oid, r in ranked.items()
+            if len(r.score) > keep[oid] and r.score[keep[oid]] > prices.get(oid, 0.0) + 1e-9
+        ]  # fmt: skip
+        grow = [oid for oid in short if keep[oid] < most]
+        if not grow:
+            break
+        keep |= {oid: min(4 * keep[oid], most) for oid in grow}
+    if short:
+        log.warning("matching: %d deals may miss a better advocate beyond %d", len(short), most)
+    chosen = solver.assign(edges, slot_caps=caps, person_cap=settings.per_advocate_cap)
+    return _matches(advocates, opps, ranked, chosen)
+
+
+def _edges(ranked: dict[str, Ranked], keep: dict[str, int]) -> pd.DataFrame:
+    """The solver's edges: each deal's best `keep[deal]` advocates (person = row number)."""
+    parts = [(oid, r.index[: keep[oid]], r.score[: keep[oid]]) for oid, r in ranked.items()]
+    person = np.concatenate([p for _, p, _ in parts]).astype(np.int64)
+    return pd.DataFrame(
+        {
+            "slot": np.repeat([oid for oid, _, _ in parts], [len(p) for _, p, _ in parts]),
+            "person": person, "group": person,  # no group caps here
+            "value": np.concatenate([v for _, _, v in parts]).astype(float),
+        }
+    )  # fmt: skip
+
+
+def _matches(
+    advocates: PublishedAdvocates,
+    opps: list[dict[str, Any]],
+    ranked: dict[str, Ranked],
+    chosen: pd.DataFrame,
+) -> pd.DataFrame:
+    """MATCH_COLUMNS for the chosen (deal, advocate) pairs, deals in input order."""
     picks = [
         _chosen(ranked[str(o["opportunity_id"])], chosen, str(o["opportunity_id"])) for o in opps
     ]
@@ -285,6 +317,20 @@ def match_inputs(data: Path, as_of: date, ranked: pd.DataFrame, settings: Settin
     return MatchInputs(facts, open_opportunities(data, as_of) if has_deals else None)
 
 
+def most_urgent(deals: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """The `limit` deals needing a reference soonest (`reference_needed_by`, none last), then
+    the largest (`amount`), then by id: the weekly matches.csv's share of the open deals."""
+    if len(deals) <= limit:
+        return deals
+    order = deals.assign(
+        _by=pd.to_datetime(deals["reference_needed_by"]), _amount=deals["amount"].fillna(0)
+    ).sort_values(
+        ["_by", "_amount", "opportunity_id"], ascending=[True, False, True], na_position="last"
+    )
+    log.info("matching: the weekly matches cover %d of %d open deals", limit, len(deals))
+    return order.head(limit).drop(columns=["_by", "_amount"])
+
+
 def write_match_files(folder: Path, inputs: MatchInputs | None, settings: Settings) -> pd.DataFrame:
     """advocates.parquet and matches.csv (header only when the data folder has no deals, or
     `inputs` is None); returns the matches written."""
@@ -297,6 +343,7 @@ def write_match_files(folder: Path, inputs: MatchInputs | None, settings: Settin
     deals = inputs.open_opportunities if inputs is not None else None
     rows = _empty_matches()
     if deals is not None and len(deals) and len(advocates):
-        rows = assign_open(load_advocates(folder), deals, settings.matching)
+        soonest = most_urgent(deals, settings.matching.max_open_deals)
+        rows = assign_open(load_advocates(folder), soonest, settings.matching)
     write_matches_csv(rows, folder / MATCHES_FILE, encoding=settings.outputs.csv_encoding)
     return rows

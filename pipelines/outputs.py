@@ -409,6 +409,7 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
         "explore_share": settings.asks.explore_share,
         "references_per_opportunity": settings.matching.references_per_opportunity,
         "per_advocate_cap": settings.matching.per_advocate_cap,
+        "max_open_deals": settings.matching.max_open_deals,
         "response_window_days": settings.windows.response_window_days,
         "burnout_horizon_days": settings.windows.burnout_horizon_days,
         "min_holdout_rows": settings.promotion.min_holdout_rows,

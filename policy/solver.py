@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 log = logging.getLogger(__name__)
 
@@ -391,3 +391,28 @@ def _constraint_matrix(
     r, c = np.concatenate(r_parts), np.concatenate(c_parts)
     a = sparse.csr_array((np.ones(r.size), (r, c)), shape=(offset, n))
     return a, np.concatenate(ub_parts)
+
+
+def slot_prices(
+    edges: pd.DataFrame, *, slot_caps: Mapping[str, int], person_cap: int = 1
+) -> pd.Series:
+    """The LP dual price of each slot's cap (no group or total caps), per slot.
+
+    Why: a caller that solves on the best few edges per slot can prove its answer optimal for
+    every edge it left out. With slot and person caps only, the constraint matrix is that of a
+    bipartite b-matching (totally unimodular), so the LP optimum is the integer optimum; and a
+    left-out edge (s, p) of value w cannot improve it when w <= price(s), because person prices
+    are >= 0 (the reduced cost w - price(s) - price(p) is then <= 0).
+    """
+    e = edges.reset_index(drop=True)
+    slots, s_code = np.unique(e["slot"].astype(str).to_numpy(), return_inverse=True)
+    _, p_code = np.unique(e["person"].to_numpy(), return_inverse=True)
+    n = len(e)
+    rows = np.concatenate([s_code, len(slots) + p_code])
+    a = sparse.csr_array((np.ones(2 * n), (rows, np.tile(np.arange(n), 2))))
+    caps = np.array([float(slot_caps.get(str(x), 0)) for x in slots])
+    ub = np.concatenate([caps, np.full(int(p_code.max()) + 1 if n else 0, float(person_cap))])
+    res = linprog(-e["value"].to_numpy(float), A_ub=a, b_ub=ub, bounds=(0, 1), method="highs")
+    if res.status != 0:
+        raise RuntimeError(f"slot_prices: HiGHS did not find the optimum: {res.message}")
+    return pd.Series(-res.ineqlin.marginals[: len(slots)], index=slots)

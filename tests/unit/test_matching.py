@@ -240,3 +240,69 @@ def test_opportunities_contract_is_optional_with_a_committed_suite(published, tm
     views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
     con.close()
     assert "opportunities" not in views and "contacts" in views
+
+
+def test_open_assignment_from_few_candidates_equals_the_full_optimum(tmp_path):
+    """60 deals wanting the same kind of advocate: their 10 best overlap, so the first round
+    is short and the LP prices ask for more; the answer equals the solve over every edge."""
+    from advocacy.policy import solver
+    from advocacy.policy.matching import rank
+
+    rng = np.random.default_rng(5)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "contact_id": [f"C{i:05d}" for i in range(n)],
+            "account_id": [f"A{i:04d}" for i in range(n)],
+            "account_name": "Acme", "industry": rng.choice(["software", "retail"], n),
+            "segment": "smb", "region": rng.choice(["emea", "na"], n), "employees": 50,
+            "features_used": [["dashboard_viewed"] if rng.random() < 0.5 else [] for _ in range(n)],
+            "days_active_30d": 5, "latest_nps": 9.0, "latest_nps_days_ago": 10.0,
+            "p_advocate": rng.uniform(0.1, 0.9, n), "p_burnout": rng.uniform(0, 0.3, n),
+            "p_reference_call": rng.uniform(0.1, 0.9, n), "last_asked_days_ago": 100.0,
+            "as_of": pd.Timestamp(T),
+        }
+    )  # fmt: skip
+    (tmp_path / "run").mkdir()
+    match.write_advocates_parquet(frame, tmp_path / "run" / match.ADVOCATES_FILE)
+    loaded = match.load_advocates(tmp_path / "run")
+    deals = pd.DataFrame(
+        {
+            "opportunity_id": [f"O{i:03d}" for i in range(60)],
+            "industry": rng.choice(["software", "retail"], 60), "segment": "smb",
+            "region": rng.choice(["emea", "na"], 60), "products": "dashboard_viewed",
+            "reference_type": "reference_call",
+        }
+    )  # fmt: skip
+    settings = MatchingSettings()
+    got = match.assign_open(loaded, deals, settings)
+    full = {
+        o["opportunity_id"]: rank(loaded.scoring, o, settings, n) for o in deals.to_dict("records")
+    }
+    edges = match._edges(full, {k: n for k in full})
+    best = solver.assign(edges, slot_caps={k: 1 for k in full}, person_cap=1)
+    assert len(got) == len(best) == 60 and got["contact_id"].is_unique
+    assert got["match_score"].sum() == pytest.approx(best["value"].sum(), abs=60 * 1e-4)
+
+
+def test_slot_prices_certify_left_out_edges():
+    from advocacy.policy import solver
+
+    edges = pd.DataFrame(
+        {"slot": ["a", "a", "b"], "person": [1, 2, 1], "group": [1, 2, 1], "value": [5.0, 4.0, 3.0]}
+    )
+    prices = solver.slot_prices(edges, slot_caps={"a": 1, "b": 1}, person_cap=1)
+    # a takes person 2 (4.0) and b person 1 (3.0) beats a-1 alone (5.0): price(a) >= 4 - 0.
+    assert prices["a"] >= 4.0 - 1e-9 and prices["b"] >= 0
+
+
+def test_weekly_matches_cover_the_soonest_needed_deals_first():
+    deals = pd.DataFrame(
+        {
+            "opportunity_id": ["O1", "O2", "O3", "O4"],
+            "reference_needed_by": [None, "2026-12-01", "2026-11-30", None],
+            "amount": [10.0, 1.0, 1.0, 99.0],
+        }
+    )
+    assert match.most_urgent(deals, 3)["opportunity_id"].tolist() == ["O3", "O2", "O4"]
+    assert match.most_urgent(deals, 9) is deals
