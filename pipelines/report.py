@@ -126,7 +126,8 @@ def _plan_total(by_activity: pd.DataFrame | None) -> dict[str, Any] | None:
     """The ask plan's totals over every activity type (the table's last row)."""
     if by_activity is None or by_activity.empty:
         return None
-    return by_activity.drop(columns="activity_type").sum().to_dict()
+    numbers = by_activity.drop(columns="activity_type")
+    return {c: numbers[c].sum().item() for c in numbers.columns}  # counts stay integers
 
 
 def render_report(

@@ -335,6 +335,8 @@ def _how_often(days: object) -> str:
         return "daily"
     if d >= WEEKLY_MIN_DAYS:
         return "weekly"
+    if d == 0:  # used in the 90 days before T, not in the last 30
+        return "in the last 90 days"
     return f"on {d} of the last {ACTIVE_DAYS} days"
 
 
