@@ -328,7 +328,14 @@ class PrefectSettings(_Frozen):
 
 
 class EngineSettings(_Frozen):
-    """DuckDB's limits on every connection (`data_contracts.load.new_connection`)."""
+    """Where features and scores are computed, and DuckDB's limits on every connection
+    (`data_contracts.load.new_connection`)."""
+
+    name: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="duckdb: embedded, one machine (default); spark: the same feature SQL and "
+        "the champions on Spark (pip install '.[spark]', the spark: section; docs/scale-out.md)",
+    )
 
     duckdb_memory_limit: str | None = Field(
         "3GB",
@@ -342,6 +349,45 @@ class EngineSettings(_Frozen):
         description="where DuckDB spills (a fast local disk with room for the usage roll-up), "
         "made if missing; null: <system temp>/advocacy-duckdb",
     )
+
+
+class SparkSettings(_Frozen):
+    """The Spark session of `--engine spark` (pipelines/spark_engine.py, docs/scale-out.md)."""
+
+    master: str | None = Field(
+        None,
+        min_length=1,
+        description="spark.master (local[4], yarn, spark://host:7077) or a Spark Connect URL "
+        "(sc://host:15002); null: the env variable ADVOCACY_SPARK_MASTER, else local[*]",
+    )
+    app_name: str = Field("advocacy", min_length=1, description="the Spark application name")
+    shuffle_partitions: int = Field(
+        8,
+        ge=1,
+        description="spark.sql.shuffle.partitions: small for one machine, about 2-3 per "
+        "executor core on a cluster",
+    )
+    conf: dict[str, str] = Field(
+        default_factory=dict,
+        description="more Spark settings (e.g. spark.executor.memory: 8g); they win over "
+        "the ones the session sets itself",
+    )
+    tables: dict[str, Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict,
+        description="input table -> Spark table name (catalog.schema.table) read instead of "
+        "the data folder's file; tables left out are read from the folder",
+    )
+
+    @field_validator("tables")
+    @classmethod
+    def _known_tables(cls, v: dict[str, str]) -> dict[str, str]:
+        from advocacy.data_contracts.tables import OPTIONAL_TABLES, TABLES
+
+        unknown = sorted(set(v) - set(TABLES) - set(OPTIONAL_TABLES))
+        if unknown:
+            known = [*TABLES, *OPTIONAL_TABLES]
+            raise ValueError(f"unknown table(s) {unknown}; the tables are {known}")
+        return v
 
 
 class MatchingSettings(_Frozen):
@@ -452,6 +498,7 @@ class Settings(_Frozen):
     outputs: OutputSettings = OutputSettings()
     prefect: PrefectSettings = PrefectSettings()
     engine: EngineSettings = EngineSettings()
+    spark: SparkSettings = Field(default_factory=SparkSettings)
     matching: MatchingSettings = MatchingSettings()
     asks: AskPlanSettings = Field(default_factory=AskPlanSettings)
 

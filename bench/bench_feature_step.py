@@ -2,6 +2,7 @@
 connection as `pipelines.job.build_rows` runs it, and optionally save the frames.
 
     python bench/bench_feature_step.py --data DIR [--save OUT] [--features-dir OLD/features]
+        [--config SETTINGS.yaml]
 
 `--features-dir` runs another copy of `features/` (e.g. the code before a change, copied out
 of the repository) in place of the installed one, so old and new can be timed on the same
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 23))
     parser.add_argument("--save", type=Path, help="write the four frames here as Parquet")
     parser.add_argument("--features-dir", type=Path, help="a copy of features/ to run instead")
+    parser.add_argument("--config", type=Path, help="settings YAML (e.g. another memory cap)")
     args = parser.parse_args(argv)
     import advocacy.features as features_pkg
 
@@ -58,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     from advocacy.data_contracts.load import connect
     from advocacy.features import build, facts
     from advocacy.pipelines.job import reference_days
-    from advocacy.settings import Settings
+    from advocacy.settings import load_settings
 
     times = _FamilyTimes()
     build_log = logging.getLogger("advocacy.features.build")
     build_log.setLevel(logging.DEBUG)
     build_log.addHandler(times)
-    settings, as_of = Settings(), args.as_of
+    settings, as_of = load_settings(args.config), args.as_of
     con = connect(args.data, engine=settings.engine)
     builders = {
         "advocate": lambda: build.build_advocate_training(con, as_of, settings),

@@ -90,6 +90,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads is not None:
         os.environ["ADVOCACY_NUM_THREADS"] = str(args.threads)
+    from advocacy.pipelines.runtime import prepare_environment
+
+    prepare_environment(verbose=False)  # the CLI's environment (OMP_WAIT_POLICY=PASSIVE, ...)
 
     from advocacy.settings import Settings
 

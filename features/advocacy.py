@@ -38,9 +38,13 @@ DECIDED = "(done + declined + silent)"
 
 
 def smoothed_sql(yes: str, closed: str) -> str:
-    """(yes + PRIOR_WEIGHT * PRIOR) / (closed + PRIOR_WEIGHT), NULL counts read as 0."""
-    prior = PRIOR_WEIGHT * ACCEPTANCE_PRIOR
-    return f"(coalesce({yes}, 0) + {prior}) / (coalesce({closed}, 0) + {PRIOR_WEIGHT})"
+    """(yes + PRIOR_WEIGHT * PRIOR) / (closed + PRIOR_WEIGHT), NULL counts read as 0.
+
+    The constants are DOUBLEs: a bare 1.2000000000000002 is a DECIMAL to DuckDB and a double
+    to Spark, and the sums then differ in the last bit (engine parity, docs/scale-out.md)."""
+    prior = f"CAST({PRIOR_WEIGHT * ACCEPTANCE_PRIOR!r} AS DOUBLE)"
+    weight = f"CAST({PRIOR_WEIGHT!r} AS DOUBLE)"
+    return f"(coalesce({yes}, 0) + {prior}) / (coalesce({closed}, 0) + {weight})"
 
 
 def outcome_known_sql(t: str = "p.t") -> str:

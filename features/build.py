@@ -157,8 +157,8 @@ def build_reference(
     t = as_of_date(as_of) - timedelta(days=days)
     sample = f"""
         SELECT * FROM ({scoring_population_sql(t)})
-        ORDER BY hash(contact_id), contact_id LIMIT {REFERENCE_ROWS}
-    """
+        ORDER BY md5(contact_id), contact_id LIMIT {REFERENCE_ROWS}
+    """  # md5: the same seeded-looking order on DuckDB and Spark (their hash() differ)
     frame = _with_points(con, sample, as_of, settings, "contact_id")
     log.info("drift reference rows at %s: %d", t, len(frame))
     return frame

@@ -39,13 +39,13 @@ FEATURES: tuple[Feature, ...] = (
     ),
     _f(
         "nps_change",
-        "CASE WHEN len(recent) > 1 THEN recent[1] - recent[2] END",
+        "CASE WHEN array_length(recent) > 1 THEN recent[1] - recent[2] END",
         "nps_change",
         "latest NPS score minus the one before it",
     ),
     _f(
         f"nps_slope_last{RECENT_RESPONSES}",
-        f"CASE WHEN len(recent) = {RECENT_RESPONSES} "
+        f"CASE WHEN array_length(recent) = {RECENT_RESPONSES} "
         f"THEN (recent[1] - recent[{RECENT_RESPONSES}]) / {RECENT_RESPONSES - 1} END",
         "nps_slope",
         f"score points per survey across the last {RECENT_RESPONSES} NPS answers (the latest "

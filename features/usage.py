@@ -48,16 +48,22 @@ DAY_SUMS = sorted({*WINDOWS_DAYS, TREND_RECENT_DAYS, TREND_RECENT_DAYS + TREND_B
 
 
 def daily_rollup(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """Temp table (h, day, event, n) of the usage events before T; its name.
+    """Temp table (h, day, ev, n) of the usage events before T; its name.
 
-    `h = hash(contact_id)` stands for the contact: grouping by an integer is cheaper than by
-    the text id, and every join downstream compares integers.
+    `h = hash(contact_id)` stands for the contact and `ev` (`event_codes`) for the event key:
+    grouping by integers is cheaper than by text, every join downstream compares integers,
+    and the table is about half the size (at 1M contacts 1.7 GB in memory instead of 3 GB,
+    so it stays under the DuckDB memory cap instead of spilling; docs/benchmarks.md).
     """
     _check_contact_hashes(con)
+    codes = event_codes(con, as_of)
     sql = f"""
-        SELECT hash(contact_id) AS h, CAST(occurred_at AS DATE) AS day, event, count(*) AS n
-        FROM usage_events WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
-        GROUP BY ALL
+        SELECT r.h, r.day, c.ev, r.n FROM (
+            SELECT hash(contact_id) AS h, CAST(occurred_at AS DATE) AS day, event,
+                   CAST(count(*) AS INTEGER) AS n
+            FROM usage_events WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
+            GROUP BY ALL
+        ) r JOIN {codes} c USING (event)
     """
     return cached_table(con, "usage_daily", f"usage_daily|{as_of_date(as_of)}", sql)
 
@@ -71,22 +77,27 @@ def _check_contact_hashes(con: duckdb.DuckDBPyConnection) -> None:
         raise ValueError("two contact ids share a hash; usage features cannot key on it")
 
 
+def event_codes(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
+    """Temp table (event, ev): a small integer per event key seen before T, in name order.
+
+    The codes are the bit positions of the distinct-features masks and the roll-up's key.
+    """
+    sql = (
+        "SELECT event, CAST(row_number() OVER (ORDER BY event) - 1 AS INTEGER) AS ev FROM "
+        f"(SELECT DISTINCT event FROM usage_events "
+        f"WHERE seen_at(occurred_at, {timestamp_sql(as_of)}))"
+    )
+    return cached_table(con, "usage_event_codes", f"event_codes|{as_of_date(as_of)}", sql)
+
+
 def adoption_rows(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     """Temp table: the few roll-up rows of invites and integrations (for the 'ever' counts)."""
     sql = (
-        f"SELECT h, day, event, n FROM {daily_rollup(con, as_of)} "
-        f"WHERE event IN ('{INVITE_EVENT}', '{INTEGRATION_EVENT}')"
+        f"SELECT r.h, r.day, c.event, r.n FROM {daily_rollup(con, as_of)} r "
+        f"JOIN {event_codes(con, as_of)} c USING (ev) "
+        f"WHERE c.event IN ('{INVITE_EVENT}', '{INTEGRATION_EVENT}')"
     )
     return cached_table(con, "usage_adoption", f"usage_adoption|{as_of_date(as_of)}", sql)
-
-
-def event_codes(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """Temp table (event, ev): a small integer per event key seen before T (bit positions)."""
-    sql = (
-        "SELECT event, CAST(row_number() OVER (ORDER BY event) - 1 AS INTEGER) AS ev "
-        f"FROM (SELECT DISTINCT event FROM {daily_rollup(con, as_of)})"
-    )
-    return cached_table(con, "usage_event_codes", f"event_codes|{as_of_date(as_of)}", sql)
 
 
 def _chunks(size: int) -> range:
@@ -162,7 +173,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     _f(
         "usage_days_since_last",
-        "p.d - coalesce(last_day_recent, last_day_before)",
+        "date_diff('day', coalesce(last_day_recent, last_day_before), p.d)",
         "usage_recency",
         "days since the last day of use",
     ),
@@ -195,22 +206,22 @@ FEATURES: tuple[Feature, ...] = (
 
 def _bucket(day: str) -> str:
     """SQL: the BUCKET_DAYS-wide block of a DATE (monotone in the day)."""
-    return f"(({day}) - DATE '1970-01-01') // {BUCKET_DAYS}"
+    return f"date_diff('day', DATE '1970-01-01', {day}) // {BUCKET_DAYS}"
 
 
-def _window_sql(rollup: str, codes: str, n_events: int) -> str:
+def _window_sql(rollup: str, codes: dict[str, int]) -> str:
     """Per point with use in the longest window: event sums, day masks, distinct event keys.
 
     One pass over the pairs (point, roll-up row in the window) with few aggregates: the
     active days of every window come from the same day masks, the trend from the sums.
     """
-    recent, longest = RECENT_DAYS, LONGEST_DAYS
+    recent, longest, n_events = RECENT_DAYS, LONGEST_DAYS, len(codes)
     aggs = [f"sum(n) FILTER (WHERE off < {d}) AS events_{d}" for d in DAY_SUMS]
     aggs += [f"{_mask_agg('off', lo, 'true')} AS days_{lo}" for lo in _chunks(longest)]
     aggs += [f"{_mask_agg('ev', lo, f'off < {recent}')} AS keys_{lo}" for lo in _chunks(n_events)]
     aggs += [
-        f"sum(n) FILTER (WHERE off < {recent} AND event = '{INVITE_EVENT}') AS invites_recent",
-        f"sum(n) FILTER (WHERE off < {recent} AND event = '{INTEGRATION_EVENT}') "
+        f"sum(n) FILTER (WHERE off < {recent} AND {_is(codes, INVITE_EVENT)}) AS invites_recent",
+        f"sum(n) FILTER (WHERE off < {recent} AND {_is(codes, INTEGRATION_EVENT)}) "
         "AS integrations_recent",
         "max(day) AS last_day_recent",
     ]
@@ -221,7 +232,8 @@ def _window_sql(rollup: str, codes: str, n_events: int) -> str:
         SELECT *, {distinct} AS distinct_recent FROM (
             SELECT pid, {", ".join(aggs)}
             FROM (
-                SELECT p.pid, r.n, r.event, r.day, c.ev, CAST(p.d - 1 - r.day AS INTEGER) AS off
+                SELECT p.pid, r.n, r.ev, r.day,
+                       CAST(date_diff('day', r.day, p.d - 1) AS INTEGER) AS off
                 FROM (
                     SELECT pid, h, d, unnest(range({_bucket("d - " + str(longest))},
                                                    {_bucket("d - 1")} + 1)) AS b
@@ -230,11 +242,15 @@ def _window_sql(rollup: str, codes: str, n_events: int) -> str:
                 JOIN {rollup} r
                   ON r.h = p.h AND {_bucket("r.day")} = p.b
                  AND seen_at(r.day, p.d) AND NOT seen_at(r.day, p.d - {longest})
-                JOIN {codes} c USING (event)
             )
             GROUP BY pid
         )
     """
+
+
+def _is(codes: dict[str, int], event: str) -> str:
+    """SQL: the roll-up row is of `event` (false when no such event was seen before T)."""
+    return f"ev = {codes[event]}" if event in codes else "false"
 
 
 def _history_sql(rollup: str, adoption: str) -> str:
@@ -259,8 +275,8 @@ def relation(
     con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings
 ) -> duckdb.DuckDBPyRelation:
     """Usage features for every (contact_id, t) of the `points` table."""
-    rollup, codes = daily_rollup(con, as_of), event_codes(con, as_of)
-    n_events = con.execute(f"SELECT count(*) FROM {codes}").fetchall()[0][0]
+    rollup = daily_rollup(con, as_of)
+    codes = dict(con.execute(f"SELECT event, ev FROM {event_codes(con, as_of)}").fetchall())
     return con.sql(
         f"""
         WITH pts AS MATERIALIZED (
@@ -268,7 +284,7 @@ def relation(
                    usage_day_limit(t) AS d
             FROM (SELECT DISTINCT contact_id, t FROM {points})
         ),
-        win AS MATERIALIZED ({_window_sql(rollup, codes, n_events)}),
+        win AS MATERIALIZED ({_window_sql(rollup, codes)}),
         {_history_sql(rollup, adoption_rows(con, as_of))}
         SELECT p.contact_id, p.t, {select_sql(FEATURES)}
         FROM pts p LEFT JOIN win USING (pid) LEFT JOIN last_use USING (pid)

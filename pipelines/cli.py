@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _data_args(tr)
     _new_store_arg(tr)
+    _engine_arg(tr)
 
     for name, text in (
         ("score", "score the population with the champion models and publish"),
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "run":
             _new_store_arg(p)
+        _engine_arg(p)
 
     bt = sub.add_parser(
         "backtest", help="replay the weekly job at past dates and measure what happened after"
@@ -153,6 +155,15 @@ def _new_store_arg(p: argparse.ArgumentParser) -> None:
         "--new-store",
         action="store_true",
         help="start a new MLflow store where the old one is missing or empty (registry is lost)",
+    )
+
+
+def _engine_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        help="where features and scores are computed (default: engine.name, duckdb); spark "
+        "needs pip install '.[spark]' and Java 17 (docs/scale-out.md)",
     )
 
 
@@ -260,8 +271,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     with _steps_shown(args):
         outcomes = train_flow(
-            str(args.data), _as_of(args).isoformat(), _config(args), new_store=args.new_store
-        )
+            str(args.data), _as_of(args).isoformat(), _config(args), new_store=args.new_store,
+            engine=args.engine,
+        )  # fmt: skip
     _print_table([outcome_row(o) for o in outcomes])
     return EXIT_OK
 
@@ -271,7 +283,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     from advocacy.pipelines.flows import score_flow
 
     with _steps_shown(args):
-        published = score_flow(str(args.data), _as_of(args).isoformat(), _out(args), _config(args))
+        published = score_flow(
+            str(args.data), _as_of(args).isoformat(), _out(args), _config(args), args.engine
+        )
     _print_published(published)
     return EXIT_OK
 
@@ -283,7 +297,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _steps_shown(args):
         published = weekly_flow(
             str(args.data), _as_of(args).isoformat(), _out(args), _config(args),
-            new_store=args.new_store,
+            new_store=args.new_store, engine=args.engine,
         )  # fmt: skip
     _print_published(published)
     return EXIT_OK

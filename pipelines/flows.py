@@ -124,9 +124,11 @@ def train_flow(
     as_of: str | None = None,
     config_path: str | None = None,
     new_store: bool = False,
+    engine: str | None = None,
 ) -> list[Any]:
     """Build training rows, fit every model, log to MLflow, promote champions that earn it."""
-    return job.train_job(job_inputs(data_dir, as_of, config_path, new_store=new_store), PREFECT)
+    inputs = job_inputs(data_dir, as_of, config_path, new_store=new_store, engine=engine)
+    return job.train_job(inputs, PREFECT)
 
 
 @flow(name="score-advocacy")
@@ -135,9 +137,11 @@ def score_flow(
     as_of: str | None = None,
     out_dir: str | None = None,
     config_path: str | None = None,
+    engine: str | None = None,
 ) -> str:
     """Score with the current champions and publish; no training."""
-    return str(job.score_job(job_inputs(data_dir, as_of, config_path, out_dir), PREFECT))
+    inputs = job_inputs(data_dir, as_of, config_path, out_dir, engine=engine)
+    return str(job.score_job(inputs, PREFECT))
 
 
 @flow(name="weekly-advocacy")
@@ -147,9 +151,10 @@ def weekly_flow(
     out_dir: str | None = None,
     config_path: str | None = None,
     new_store: bool = False,
+    engine: str | None = None,
 ) -> str:
     """The weekly job: validate, features, train, score, publish."""
-    inputs = job_inputs(data_dir, as_of, config_path, out_dir, new_store=new_store)
+    inputs = job_inputs(data_dir, as_of, config_path, out_dir, new_store=new_store, engine=engine)
     return str(job.weekly_job(inputs, PREFECT).published)
 
 
@@ -160,6 +165,7 @@ def job_inputs(
     out_dir: str | None = None,
     *,
     new_store: bool = False,
+    engine: str | None = None,
 ) -> JobInputs:
     """The flow boundary: JSON parameters in, the job's typed inputs out.
 
@@ -170,6 +176,8 @@ def job_inputs(
     settings = load_settings(config_path)
     if new_store:  # the user asked for a new tracking store where an old one is missing/empty
         settings = job.with_new_store(settings)
+    if engine:  # --engine wins over the settings file
+        settings = job.with_engine(settings, engine)
     day = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
     return JobInputs(
         data=Path(data_dir), as_of=day, settings=settings,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -37,6 +37,7 @@ from advocacy.pipelines import match as deal_matching
 from advocacy.policy import activity, exploration, plan, ranking
 from advocacy.policy.eligibility import ineligible_reason
 from advocacy.policy.matching import DEFAULT_REFERENCE_TYPE as REFERENCE_CALL
+from advocacy.policy.matching import advocate_facts
 from advocacy.settings import Settings
 
 if TYPE_CHECKING:
@@ -103,6 +104,7 @@ class ScoringRows:
     eligibility: pd.DataFrame
     history: AskHistory
     reference: pd.DataFrame | None = None  # the population inside the training window (drift)
+    advocates: pd.DataFrame | None = None  # matching's facts per eligible contact (no scores)
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,12 @@ def with_new_store(settings: Settings) -> Settings:
     return settings.model_copy(update={"tracking": tracking_settings})
 
 
+def with_engine(settings: Settings, name: str) -> Settings:
+    """The settings of a run on another engine (`--engine duckdb|spark`), validated."""
+    engine = type(settings.engine).model_validate({**settings.engine.model_dump(), "name": name})
+    return settings.model_copy(update={"engine": engine})
+
+
 # ---------------------------------------------------------------- steps that do I/O
 def configure_tracking(settings: Settings) -> str:
     """Point MLflow at the store (and fail stale runs there); the tracking URI."""
@@ -193,8 +201,9 @@ def profile_inputs(data: Path, as_of: date) -> list[dict[str, Any]]:
 def build_rows(
     data: Path, as_of: date, settings: Settings, *, training: bool, scoring: bool = True
 ) -> Rows:
-    """Training and/or scoring rows from one connection, so usage is rolled up once."""
-    con = connect(data, engine=settings.engine)
+    """Training and/or scoring rows from one connection, so usage is rolled up once (on
+    `engine.name: spark` the same SQL runs on Spark, pipelines/spark_engine.py)."""
+    con = _connection(data, settings)
     try:
         trained = (
             tuple(_training_rows(con, spec, as_of, settings) for spec in TARGETS)
@@ -206,6 +215,14 @@ def build_rows(
         con.close()
 
 
+def _connection(data: Path, settings: Settings) -> Any:
+    if settings.engine.name == "spark":
+        from advocacy.pipelines.spark_engine import spark_connection
+
+        return spark_connection(data, settings)
+    return connect(data, engine=settings.engine)
+
+
 def _training_rows(con: Any, spec: TargetSpec, as_of: date, settings: Settings) -> TrainingRows:
     frame = spec.build_rows(con, as_of, settings)
     too_few = len(frame) < settings.training.min_rows
@@ -213,12 +230,14 @@ def _training_rows(con: Any, spec: TargetSpec, as_of: date, settings: Settings) 
 
 
 def _scoring_rows(con: Any, as_of: date, settings: Settings) -> ScoringRows:
-    return ScoringRows(
+    rows = ScoringRows(
         features=feature_build.build_scoring(con, as_of, settings),
         eligibility=world_facts.eligibility_facts(con, as_of, settings),
         history=world_facts.ask_history(con, as_of, settings),
         reference=feature_build.build_reference(con, as_of, settings, reference_days(settings)),
     )
+    eligible = rows.features.loc[eligible_rows(rows, settings).to_numpy(), "contact_id"]
+    return replace(rows, advocates=advocate_facts(con, as_of, eligible))  # the same roll-up
 
 
 def weigh_asks(rows: Rows, out_dir: Path | None, as_of: date, settings: Settings) -> Rows:
@@ -311,12 +330,17 @@ def reference_chance(chances: pd.DataFrame) -> pd.DataFrame:
 
 
 def match_deals(
-    data: Path, as_of: date, ranked: pd.DataFrame, shortlist: Shortlist, settings: Settings
+    data: Path,
+    as_of: date,
+    ranked: pd.DataFrame,
+    shortlist: Shortlist,
+    rows: ScoringRows,
+    settings: Settings,
 ) -> deal_matching.MatchInputs:
     """advocates.parquet's rows (the eligible: facts at T, scores, chance of a reference call)
     and the deals open at T (None without an opportunities table); docs/matching.md."""
     scored = ranked.merge(shortlist.reference, on="contact_id", how="left", validate="one_to_one")
-    return deal_matching.match_inputs(data, as_of, scored, settings)
+    return deal_matching.match_inputs(data, as_of, scored, settings, rows.advocates)
 
 
 def look_back(
@@ -403,9 +427,14 @@ def score_and_rank(
     most of the scoring time."""
     models = {c.spec.name: c.model for c in champions}
     mask = eligible_rows(rows, settings).to_numpy()
-    scored = score.score_population(
-        rows.features, models, settings, explain_mask=mask, reference_mask=mask
-    )
+    if settings.engine.name == "spark":
+        from advocacy.pipelines.spark_engine import spark_scores
+
+        scored = spark_scores(rows.features, champions, mask, settings)
+    else:
+        scored = score.score_population(
+            rows.features, models, settings, explain_mask=mask, reference_mask=mask
+        )
     return ranking.rank_population(scored, rows.eligibility, settings)
 
 
@@ -493,7 +522,7 @@ def score_and_publish(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -
     drifted = run.step(
         watch_drift, rows.scoring, ranked, champions, job.as_of, settings, job.out_dir
     )
-    matched = run.step(match_deals, job.data, job.as_of, ranked, shortlist, settings)
+    matched = run.step(match_deals, job.data, job.as_of, ranked, shortlist, rows.scoring, settings)
     bundle = run.step(
         assemble, checked, ranked, shortlist, champions, looked_back, value, drifted, matched
     )

@@ -301,20 +301,32 @@ class MatchInputs:
     open_opportunities: pd.DataFrame | None
 
 
-def match_inputs(data: Path, as_of: date, ranked: pd.DataFrame, settings: Settings) -> MatchInputs:
-    """The job's step: advocate facts for the eligible of `ranked` (contact_id, eligible,
-    p_advocate, p_burnout[, p_reference_call]) on a fresh connection, and the open deals."""
+def match_inputs(
+    data: Path,
+    as_of: date,
+    ranked: pd.DataFrame,
+    settings: Settings,
+    facts: pd.DataFrame | None = None,
+) -> MatchInputs:
+    """The job's step: advocates for the eligible of `ranked` (contact_id, eligible,
+    p_advocate, p_burnout[, p_reference_call]) and the open deals.
+
+    `facts` are `advocate_facts` computed on the feature step's connection (the weekly job:
+    usage is rolled up once); None: computed here on a fresh connection.
+    """
     from advocacy.data_contracts.load import connect, has_table_file
-    from advocacy.policy.matching import advocate_facts
+    from advocacy.policy.matching import advocate_facts, with_scores
 
     eligible = ranked.loc[ranked["eligible"].astype(bool), "contact_id"]
-    con = connect(data, engine=settings.engine)
-    try:
-        facts = advocate_facts(con, as_of, eligible, ranked)
-    finally:
-        con.close()
+    if facts is None:
+        con = connect(data, engine=settings.engine)
+        try:
+            facts = advocate_facts(con, as_of, eligible)
+        finally:
+            con.close()
+    advocates = with_scores(facts[facts["contact_id"].isin(eligible)], ranked)
     has_deals = has_table_file(data, OPPORTUNITIES.name)
-    return MatchInputs(facts, open_opportunities(data, as_of) if has_deals else None)
+    return MatchInputs(advocates, open_opportunities(data, as_of) if has_deals else None)
 
 
 def most_urgent(deals: pd.DataFrame, limit: int) -> pd.DataFrame:

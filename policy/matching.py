@@ -1,8 +1,8 @@
 """Advocates for a deal: the facts published per eligible advocate, the match score, its words.
 
-`advocate_facts` builds `advocates.parquet` (one row per eligible contact, seen strictly before
-T with the `features.state` macros). `match_scores` scores every advocate for one opportunity
-with numpy only, so an answer at 1M advocates needs no feature rebuild. Score =
+`advocate_facts` and `with_scores` build `advocates.parquet` (one row per eligible contact,
+seen strictly before T with the `features.state` macros). `match_scores` scores every advocate
+for one opportunity with numpy only, so an answer at 1M advocates needs no feature rebuild. Score =
 fit x p_yes(reference type) x (1 - p_burnout); fit is the weighted mean of same industry, same
 segment, same region and the Jaccard overlap of the prospect's products with the features the
 advocate used in the last `USAGE_DAYS` days (docs/matching.md).
@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from advocacy.features.state import register_state, timestamp_sql
+from advocacy.features.usage import daily_rollup, event_codes
 from advocacy.settings import MatchingSettings
 
 USAGE_DAYS = 90  # features_used: usage events in the 90 days before T
@@ -45,47 +46,60 @@ SCORING_DICTIONARY = ("industry", "segment", "region", "features_used")
 SCORING_NUMBERS = ("p_advocate", "p_reference_call", "p_burnout")
 
 
-def advocate_facts(
-    con: duckdb.DuckDBPyConnection,
-    as_of: date,
-    eligible_ids: Iterable[str],
-    scores: pd.DataFrame,
-) -> pd.DataFrame:
-    """One row per eligible contact with what matching reads (ADVOCATE_COLUMNS).
+SCORE_COLUMNS = ("p_advocate", "p_burnout", "p_reference_call")
 
-    `scores` holds contact_id, p_advocate, p_burnout and optionally p_reference_call (the
-    chance of yes to a reference call; p_advocate until that target exists). Only rows seen
-    strictly before T are read; contacts not in `eligible_ids` are never published.
+
+def advocate_facts(
+    con: duckdb.DuckDBPyConnection, as_of: date, eligible_ids: Iterable[str]
+) -> pd.DataFrame:
+    """One row per eligible contact with the facts matching reads (ADVOCATE_COLUMNS less the
+    scores: `with_scores` adds them), ordered by contact_id.
+
+    Only rows seen strictly before T are read. Usage comes from the run's daily roll-up
+    (`features.usage.daily_rollup`, cached on the connection): on the feature step's
+    connection usage_events is never scanned a second time. T is a midnight, so "the 90 days
+    before T" is the same set of events by day as by timestamp.
     """
     register_state(con)
-    T = timestamp_sql(as_of)
     ids = pd.DataFrame({"contact_id": pd.Series(list(eligible_ids), dtype=object)})
-    cols = ["contact_id", "p_advocate", "p_burnout"]
-    s = scores[cols + (["p_reference_call"] if "p_reference_call" in scores else [])].copy()
-    if "p_reference_call" not in s:
-        s["p_reference_call"] = s["p_advocate"]
     con.register("_match_ids", ids)
-    con.register("_match_scores", s)
     try:
-        frame = con.sql(_facts_sql(T)).df()
+        sql = _facts_sql(timestamp_sql(as_of), daily_rollup(con, as_of), event_codes(con, as_of))
+        frame = con.sql(sql).df()
     finally:
         con.unregister("_match_ids")
-        con.unregister("_match_scores")
     frame["features_used"] = frame["features_used"].map(lambda v: [str(x) for x in v])
     frame["as_of"] = pd.Timestamp(as_of)
-    return frame[list(ADVOCATE_COLUMNS)]
+    for column in ("employees", "days_active_30d"):  # one dtype whichever engine read them
+        frame[column] = frame[column].astype("Int64")
+    for column in ("latest_nps", "latest_nps_days_ago", "last_asked_days_ago"):
+        frame[column] = frame[column].astype("float64")
+    return frame[[c for c in ADVOCATE_COLUMNS if c not in SCORE_COLUMNS]]
 
 
-def _facts_sql(T: str) -> str:
+def with_scores(facts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    """advocates.parquet's rows: the facts of the contacts in `scores` with their scores.
+
+    `scores` holds contact_id, p_advocate, p_burnout and optionally p_reference_call (the
+    chance of yes to a reference call; p_advocate until that target exists).
+    """
+    s = scores[["contact_id", *(c for c in SCORE_COLUMNS if c in scores)]].copy()
+    if "p_reference_call" not in s:
+        s["p_reference_call"] = s["p_advocate"]
+    merged = facts.merge(s, on="contact_id", how="inner", validate="one_to_one")
+    return merged[list(ADVOCATE_COLUMNS)].reset_index(drop=True)
+
+
+def _facts_sql(T: str, rollup: str, codes: str) -> str:
     return f"""
-        WITH e AS (SELECT DISTINCT contact_id FROM _match_ids),
+        WITH e AS (SELECT DISTINCT contact_id, hash(contact_id) AS h FROM _match_ids),
         use AS (
-            SELECT u.contact_id, list(DISTINCT u.event ORDER BY u.event) AS features_used,
-                   count(DISTINCT CAST(u.occurred_at AS DATE))
-                       FILTER (WHERE within_days(u.occurred_at, {T}, {ACTIVE_DAYS}))
+            SELECT e.contact_id, list_sort(list(DISTINCT c.event)) AS features_used,
+                   count(DISTINCT r.day)
+                       FILTER (WHERE within_days(date_start(r.day), {T}, {ACTIVE_DAYS}))
                        AS days_active_30d
-            FROM usage_events u SEMI JOIN e USING (contact_id)
-            WHERE within_days(u.occurred_at, {T}, {USAGE_DAYS}) GROUP BY u.contact_id
+            FROM e JOIN {rollup} r USING (h) JOIN {codes} c USING (ev)
+            WHERE within_days(date_start(r.day), {T}, {USAGE_DAYS}) GROUP BY e.contact_id
         ),
         nps AS (
             SELECT contact_id, arg_max(score, (responded_at, response_id)) AS latest_nps,
@@ -102,10 +116,8 @@ def _facts_sql(T: str) -> str:
                a.region, a.employees,
                coalesce(use.features_used, CAST([] AS VARCHAR[])) AS features_used,
                coalesce(use.days_active_30d, 0) AS days_active_30d,
-               nps.latest_nps, nps.latest_nps_days_ago,
-               s.p_advocate, s.p_burnout, s.p_reference_call, asks.last_asked_days_ago
+               nps.latest_nps, nps.latest_nps_days_ago, asks.last_asked_days_ago
         FROM e JOIN contacts c USING (contact_id) JOIN accounts a USING (account_id)
-        JOIN _match_scores s USING (contact_id)
         LEFT JOIN use USING (contact_id) LEFT JOIN nps USING (contact_id)
         LEFT JOIN asks USING (contact_id)
         ORDER BY c.contact_id

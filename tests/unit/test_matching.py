@@ -22,6 +22,7 @@ from advocacy.policy.matching import (
     advocate_facts,
     best_advocates,
     parse_products,
+    with_scores,
 )
 from advocacy.settings import MatchingSettings, Settings
 from tests.feature_worlds import T_TS, T, World
@@ -85,7 +86,7 @@ def publish(tmp: Path, burnout: dict[str, float] | None = None) -> tuple[Path, P
     ids = ["C1", "C2", "C3", "C4", "C5"]
     p_burnout = [(burnout or {}).get(c, 0.1) for c in ids]
     scores = pd.DataFrame({"contact_id": ids, "p_advocate": 0.5, "p_burnout": p_burnout})
-    frame = advocate_facts(con, T, eligible, scores)
+    frame = with_scores(advocate_facts(con, T, eligible), scores)
     con.close()
     run = tmp / "run"
     run.mkdir()
