@@ -338,9 +338,9 @@ class EngineSettings(_Frozen):
     )
 
     duckdb_memory_limit: str | None = Field(
-        "3GB",
+        "2GB",  # at 1M contacts: job peak 5.5 GB, no slower than 3GB (docs/benchmarks.md)
         pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$",
-        description="DuckDB spills to duckdb_temp_dir above this (e.g. 3GB, 500MB); null: "
+        description="DuckDB spills to duckdb_temp_dir above this (e.g. 2GB, 500MB); null: "
         "DuckDB's default, 80% of RAM. The job's peak is this plus the pandas frames",
     )
     duckdb_temp_dir: str | None = Field(

@@ -82,6 +82,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, help="existing data folder (skips generation)")
     ap.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 23))
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--engine", choices=("duckdb", "spark"), help="engine.name (default duckdb)")
+    ap.add_argument("--out", type=Path, help="publish here (default: a temp folder)")
     ap.add_argument(
         "--threads",
         type=int,
@@ -97,6 +99,10 @@ def main() -> None:
     from advocacy.settings import Settings
 
     settings = Settings()
+    if args.engine:
+        from advocacy.pipelines.job import with_engine
+
+        settings = with_engine(settings, args.engine)
     print(f"settings: training.num_threads={settings.training.num_threads}, {settings.engine}")
     work = Path(tempfile.mkdtemp(prefix="advocacy-bench-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"  # a fresh store
@@ -110,7 +116,7 @@ def main() -> None:
             lambda: generate(data, contacts=args.contacts, seed=args.seed, as_of=args.as_of),
             lambda rows: sum(rows.values()),
         )
-    run_stages(data, args.as_of, settings, work)
+    run_stages(data, args.as_of, settings, work, args.out)
     save(args, data, settings)
 
 
@@ -131,14 +137,14 @@ def floor(data: Path, as_of: date) -> None:
         con.close()
 
 
-def run_stages(data: Path, as_of: date, settings: Any, work: Path) -> None:
+def run_stages(data: Path, as_of: date, settings: Any, work: Path, out: Path | None) -> None:
     """The floor, then the weekly job with every step timed (its outputs under `work`)."""
     from advocacy.pipelines import job
 
     floor(data, as_of)
     inputs = job.JobInputs(
         data=data, as_of=as_of, settings=job.with_new_store(settings),
-        out_dir=work / "out", docs_dir=work / "docs",
+        out_dir=out or work / "out", docs_dir=work / "docs",
     )  # fmt: skip
     job.weekly_job(inputs, timed_runner(job))
 
@@ -186,7 +192,8 @@ def save(args: argparse.Namespace, data: Path, settings: Any) -> None:
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d")
-    path = out / f"{stamp}-{args.contacts}.json"
+    engine = settings.engine.name
+    path = out / f"{stamp}-{args.contacts}{'' if engine == 'duckdb' else '-' + engine}.json"
     result = {"date": stamp, "data": str(data), "machine": machine, "settings": knobs}
     path.write_text(json.dumps({**result, "stages": RESULTS}, indent=2))
     total = sum(r["seconds"] for r in RESULTS if r["stage"] != "generate")

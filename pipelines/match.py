@@ -111,7 +111,9 @@ def write_advocates_parquet(frame: pd.DataFrame, path: Path) -> Path:
     row groups (answers read only theirs)."""
     frame = frame.sort_values("contact_id")[list(ADVOCATE_COLUMNS)]
     table = pa.Table.from_pandas(frame, schema=ADVOCATE_SCHEMA, preserve_index=False)
-    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS)
+    # The published types are ADVOCATE_SCHEMA's alone: no pandas dtype names (an Arrow list
+    # column's would not read back in every pandas) in the file's metadata.
+    pq.write_table(table.replace_schema_metadata(None), path, row_group_size=ROW_GROUP_ROWS)
     return path
 
 

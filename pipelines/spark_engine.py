@@ -37,6 +37,9 @@ SESSION_CONF = {
 }
 
 
+# local[*]: the driver is the executor, and Spark's 1g default runs out of aggregation memory
+# at 100k contacts; spark.conf sets another size (it must be set before the JVM starts).
+LOCAL_DRIVER_MEMORY = ("spark.driver.memory", "4g")
 LOG_LEVEL_ENV = "ADVOCACY_SPARK_LOG_LEVEL"  # e.g. WARN or INFO to debug a Spark run
 
 
@@ -57,7 +60,11 @@ def spark_session(settings: Settings) -> Any:
     master = spark_master(settings)
     builder = SparkSession.builder.appName(s.app_name)
     builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
-    conf = {**SESSION_CONF, "spark.sql.shuffle.partitions": str(s.shuffle_partitions), **s.conf}
+    local = {LOCAL_DRIVER_MEMORY[0]: LOCAL_DRIVER_MEMORY[1]} if master.startswith("local") else {}
+    conf = {
+        **SESSION_CONF, **local, "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
+        **s.conf,
+    }  # fmt: skip
     for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -67,3 +67,14 @@ def frame_spec(name: str) -> TargetSpec:
 
 def with_training(settings: Settings, **changes) -> Settings:
     return settings.model_copy(update={"training": settings.training.model_copy(update=changes)})
+
+
+# The tests' small generated worlds have holdouts too small to trust a booster: the fallback
+# would register the NPS rule, and reasons would be one rule column. These settings of
+# `promotion` let LightGBM champions through (the Spark scoring and job tests).
+SMALL_WORLD_PROMOTION = {
+    "min_holdout_rows": 0,
+    "min_holdout_positives": 0,
+    "min_auc_margin_over_rule": 0.0,
+    "bootstrap_samples": 20,
+}

@@ -18,17 +18,11 @@ pytest.importorskip("pyspark")
 from advocacy.models import tracking
 from advocacy.pipelines import job
 from advocacy.settings import Settings, SparkSettings
+from tests.model_frames import SMALL_WORLD_PROMOTION
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
-# The tiny world's holdout is too small to trust: let LightGBM champions through, so the
-# Spark path scores with boosters (spark_udf + contributions), not only with the NPS rule.
-SMALL_WORLD = {
-    "min_holdout_rows": 0,
-    "min_holdout_positives": 0,
-    "min_auc_margin_over_rule": 0.0,
-    "bootstrap_samples": 20,
-}
+SMALL_WORLD = SMALL_WORLD_PROMOTION  # boosters, not the NPS-rule fallback
 SAME_BYTES = ("candidates.csv", "program.csv", "matches.csv")
 SAME_VALUES = ("scores.parquet", "advocates.parquet")
 

@@ -28,19 +28,13 @@ from advocacy.models.targets import ADVOCATE, TARGETS
 from advocacy.models.train import fit_target
 from advocacy.pipelines.job import eligible_rows
 from advocacy.settings import Settings
+from tests.model_frames import SMALL_WORLD_PROMOTION
 
 pyspark = pytest.importorskip("pyspark")
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
-# The tiny world's holdouts are too small to trust a booster: the fallback would register the
-# NPS rule, and reasons would be one rule column. These let LightGBM champions through.
-SMALL_WORLD = {
-    "min_holdout_rows": 0,
-    "min_holdout_positives": 0,
-    "min_auc_margin_over_rule": 0.0,
-    "bootstrap_samples": 20,
-}
+SMALL_WORLD = SMALL_WORLD_PROMOTION  # boosters, not the NPS-rule fallback
 SAMPLED_REFERENCE_ROWS = 300  # below the explained rows: the seeded-sample branch
 
 

@@ -153,7 +153,7 @@ def test_duckdb_memory_cap_and_spill_folder_are_applied(tmp_path):
     con.close()
     assert spill.is_dir()  # made by us, so DuckDB never removes it under another connection
     default = new_connection()
-    assert _setting(default, "memory_limit") == "2.7 GiB"  # 3GB, the built-in default
+    assert _setting(default, "memory_limit") == "1.8 GiB"  # 2GB, the built-in default
     assert _setting(default, "temp_directory").endswith("advocacy-duckdb")
     uncapped = new_connection(engine=EngineSettings(duckdb_memory_limit=None))
     assert _setting(uncapped, "memory_limit") != "3.7 GiB"  # DuckDB's own (80% of RAM)
