@@ -84,6 +84,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--engine", choices=("duckdb", "spark"), help="engine.name (default duckdb)")
     ap.add_argument("--out", type=Path, help="publish here (default: a temp folder)")
+    ap.add_argument("--config", type=Path, help="settings YAML (default: the built-in defaults)")
     ap.add_argument(
         "--threads",
         type=int,
@@ -96,9 +97,9 @@ def main() -> None:
 
     prepare_environment(verbose=False)  # the CLI's environment (OMP_WAIT_POLICY=PASSIVE, ...)
 
-    from advocacy.settings import Settings
+    from advocacy.settings import Settings, load_settings
 
-    settings = Settings()
+    settings = load_settings(args.config) if args.config else Settings()
     if args.engine:
         from advocacy.pipelines.job import with_engine
 
