@@ -346,6 +346,8 @@ def _checked_inputs(args: argparse.Namespace) -> Any:
 def _prepare_flow_run(args: argparse.Namespace, *, publishes: bool = False) -> Any:
     """Everything that can fail in a second, then Prefect's API (started if need be)."""
     settings = _checked_inputs(args)
+    if (getattr(args, "engine", None) or settings.engine.name) == "spark":
+        runtime.check_spark_available()  # exit 2 in a second, not after Prefect starts
     if publishes:
         from advocacy.pipelines.publish import check_target, resolve_out_dir
 

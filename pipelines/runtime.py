@@ -99,6 +99,20 @@ def _disable_telemetry() -> None:
     disable_telemetry()
 
 
+def check_spark_available() -> None:
+    """`--engine spark` needs the spark extra and a Java runtime: say so before any work."""
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("sqlglot") is None:
+        raise RuntimeConfigError(
+            "--engine spark needs pyspark and sqlglot: pip install 'advocacy-pipeline[spark]' "
+            "(docs/scale-out.md)"
+        )
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        raise RuntimeConfigError("--engine spark needs Java 17+: set JAVA_HOME or put java on PATH")
+
+
 _FROM_SETTINGS = f"prefect.startup_timeout_seconds in the settings or {STARTUP_TIMEOUT_ENV}"
 _timeout_hint = _FROM_SETTINGS  # what the time-out message tells the user to raise
 

@@ -346,3 +346,19 @@ def test_the_flow_boundary_turns_the_iso_parameter_into_a_date(tmp_path):
     assert inputs.as_of == date(2026, 11, 23) and isinstance(inputs.data, Path)
     assert inputs.out_dir == tmp_path / "o"
     assert flows.job_inputs(str(tmp_path), None, None).out_dir is None
+
+
+@pytest.mark.parametrize("command", ["run", "score", "train"])
+def test_engine_spark_without_java_exits_2_before_prefect(
+    tmp_path, capsys, clean_env, monkeypatch, command
+):
+    from advocacy.data_contracts.tables import TABLES
+
+    for table in TABLES:  # the folder check passes; the engine check comes next
+        (tmp_path / f"{table}.csv").write_text("x\n")
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "no-java-here"))
+    assert main([command, "--data", str(tmp_path), "--engine", "spark"]) == 2
+    assert _err_lines(capsys) == [
+        "advocacy: error: --engine spark needs Java 17+: set JAVA_HOME or put java on PATH"
+    ]
