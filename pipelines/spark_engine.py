@@ -41,6 +41,8 @@ SESSION_CONF = {
 # at 100k contacts; spark.conf sets another size (it must be set before the JVM starts).
 LOCAL_DRIVER_MEMORY = ("spark.driver.memory", "4g")
 LOG_LEVEL_ENV = "ADVOCACY_SPARK_LOG_LEVEL"  # e.g. WARN or INFO to debug a Spark run
+# Errors only from the driver JVM's start (set before it starts; spark.conf can replace it).
+QUIET_JVM = f"-Dlog4j2.configurationFile=file:{Path(__file__).with_name('spark_log4j2.properties')}"
 
 
 def spark_master(settings: Settings) -> str:
@@ -61,9 +63,10 @@ def spark_session(settings: Settings) -> Any:
     builder = SparkSession.builder.appName(s.app_name)
     builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
     local = {LOCAL_DRIVER_MEMORY[0]: LOCAL_DRIVER_MEMORY[1]} if master.startswith("local") else {}
+    quiet = {} if os.environ.get(LOG_LEVEL_ENV) else {"spark.driver.extraJavaOptions": QUIET_JVM}
     conf = {
-        **SESSION_CONF, **local, "spark.sql.shuffle.partitions": str(s.shuffle_partitions),
-        **s.conf,
+        **SESSION_CONF, **local, **quiet,
+        "spark.sql.shuffle.partitions": str(s.shuffle_partitions), **s.conf,
     }  # fmt: skip
     for key, value in conf.items():
         builder = builder.config(key, value)
