@@ -177,8 +177,9 @@ class TrainingSettings(_Frozen):
     tune_seconds: float = Field(
         15.0,
         gt=0,
-        description="tune: time budget per target (Optuna timeout), in seconds; the first trial "
-        "(the defaults) always completes, so at 1M contacts this is one CV (docs/benchmarks.md)",
+        description="tune: time budget per target, in seconds; the first trial (the defaults) "
+        "always completes, and a next one starts only if one as long as the mean so far still "
+        "fits, so at 1M contacts this is one CV (docs/benchmarks.md)",
     )
     tune_folds: int = Field(
         3,

@@ -29,6 +29,7 @@ an error (`TrackingStoreError`), not a silently re-created empty registry.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import math
@@ -40,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -591,8 +592,17 @@ def _find_registered(
 
 
 def _register_version(model_name: str, model_uri: str, key: str, fitted: FittedTarget) -> int:
+    """One new version. MLflow prints "Successfully registered model ..." and "Created version
+    ..." straight to stderr (`eprint`), between the CLI's progress lines: they go to the log."""
     tags = {TAG_RUN_KEY: key, "target": fitted.target, **ranker_tags(fitted)}
-    return int(mlflow.register_model(model_uri, model_name, tags=tags).version)
+    said = io.StringIO()
+    try:
+        with redirect_stderr(said):
+            return int(mlflow.register_model(model_uri, model_name, tags=tags).version)
+    finally:
+        for line in said.getvalue().splitlines():
+            if line.strip():
+                log.info("mlflow: %s", line.strip())
 
 
 def register_candidate(

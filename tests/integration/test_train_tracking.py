@@ -64,10 +64,15 @@ def test_configure_tracking_puts_artifacts_next_to_the_database(store, tmp_path,
     assert tracking.configure_tracking(store)  # idempotent: the experiment already exists
 
 
-def test_first_training_registers_both_and_sets_champion(store, good):
+def test_first_training_registers_both_and_sets_champion(store, good, capfd, caplog):
     client = MlflowClient()
     for name_of, fitted in good.items():
-        outcome = _promote(fitted, store)
+        capfd.readouterr()
+        with caplog.at_level("INFO", logger="advocacy.models.tracking"):
+            outcome = _promote(fitted, store)
+        # MLflow's own "Successfully registered model" lines go to the log, not the terminal
+        assert "Successfully registered" not in capfd.readouterr().err
+        assert any("Successfully registered model" in r.getMessage() for r in caplog.records)
         assert (outcome.version, outcome.promoted, outcome.champion_before) == (1, True, None)
         assert "no champion" in outcome.decision
         name = targets.target(name_of).model_name(store)

@@ -307,3 +307,52 @@ def test_weekly_matches_cover_the_soonest_needed_deals_first():
     )
     assert match.most_urgent(deals, 3)["opportunity_id"].tolist() == ["O3", "O2", "O4"]
     assert match.most_urgent(deals, 9) is deals
+
+
+def _random_advocates(rng: np.random.Generator, n: int, vocab: int, repeats: bool) -> pa.Table:
+    names = [f"f{i:02d}" for i in range(vocab)]
+    lists = []
+    for _ in range(n):
+        k = int(rng.integers(0, 6))
+        picked = list(rng.choice(names, size=k, replace=repeats))
+        lists.append(picked if rng.random() > 0.05 else None)
+    industries = rng.choice(["retail", "Retail", "health", None], size=n)
+    return pa.table(
+        {
+            "industry": pa.array(list(industries), pa.string()),
+            "segment": pa.array(list(rng.choice(["smb", "ent"], size=n)), pa.string()),
+            "region": pa.array(list(rng.choice(["na", "emea", None], size=n)), pa.string()),
+            "features_used": pa.array(lists, pa.list_(pa.string())),
+            "p_advocate": rng.random(n),
+            "p_burnout": rng.random(n),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("vocab", "repeats", "masked"), [(12, False, True), (70, False, False), (12, True, False)]
+)
+def test_feature_bits_give_the_same_fit_as_counting_hits(vocab, repeats, masked):
+    """The uint64 path (<= 64 features, distinct lists) equals counting hits per row; other
+    tables keep the counting path."""
+    import dataclasses
+
+    from advocacy.policy.matching import ScoringIndex, fit_parts
+
+    rng = np.random.default_rng(vocab + repeats)
+    index = ScoringIndex.from_table(_random_advocates(rng, 2_000, vocab, repeats))
+    assert (index.feature_masks is not None) is masked
+    counting = dataclasses.replace(index, feature_masks=None)
+    for products in ("f01;f03;f07", "f05", "zzz;f02", "", "f11;f10;f09;f08;f00;f60"):
+        opp = {"industry": "retail", "segment": "smb", "region": None, "products": products}
+        got, want = fit_parts(index, opp), fit_parts(counting, opp)
+        for key in want:
+            np.testing.assert_array_equal(got[key], want[key], err_msg=f"{key} {products}")
+    lowered = fit_parts(index, {"industry": "RETAIL"})["industry"]
+    assert lowered.sum() == sum(v in ("retail", "Retail") for v in index_values(index))
+
+
+def index_values(index) -> list:
+    col = index.columns["industry"]
+    values = col.values.to_pylist()
+    return [values[c] if c >= 0 else None for c in col.codes]
