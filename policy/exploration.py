@@ -26,6 +26,8 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from advocacy.data_contracts.tables import ACTIVITY_TYPES
 from advocacy.settings import Settings
@@ -44,13 +46,26 @@ def n_explore(settings: Settings) -> int:
 
 
 def _sorted_pool(pool: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """contact_id, account_id arrays sorted by (account_id, contact_id), contacts once."""
+    """contact_id, account_id arrays sorted by (account_id, contact_id), contacts once.
+
+    Arrow sorts the text keys (UTF-8 byte order = code point order, Python's): at 1M
+    contacts 0.1 s instead of numpy's 0.9 s lexsort of Python strings."""
     cid = pool["contact_id"].to_numpy()
     acc = pool["account_id"].to_numpy()
-    order = np.lexsort((cid, acc))
+    keys = pa.table({"acc": pa.array(acc, pa.string()), "cid": pa.array(cid, pa.string())})
+    by = [("acc", "ascending"), ("cid", "ascending")]
+    order = pc.sort_indices(keys, sort_keys=by).to_numpy()
     cid, acc = cid[order], acc[order]
     first = np.r_[True, cid[1:] != cid[:-1]] if cid.size else np.ones(0, dtype=bool)
     return cid[first], acc[first]
+
+
+def _accounts(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(accounts, first row, rows) of sorted account ids: `np.unique`'s answer without
+    sorting again."""
+    first = np.flatnonzero(np.r_[True, acc[1:] != acc[:-1]]) if acc.size else np.zeros(0, int)
+    sizes = np.diff(np.r_[first, acc.size])
+    return acc[first], first, sizes
 
 
 def split_by_budget(n: int, budgets: dict[str, int]) -> dict[str, int]:
@@ -69,7 +84,8 @@ def split_by_budget(n: int, budgets: dict[str, int]) -> dict[str, int]:
 def inclusion_probabilities(pool: pd.DataFrame, settings: Settings) -> pd.Series:
     """Each pool contact's chance of being drawn, n_e / A / m_a, indexed by contact_id."""
     cid, acc = _sorted_pool(pool)
-    _, inverse, sizes = np.unique(acc, return_inverse=True, return_counts=True)
+    _, _, sizes = _accounts(acc)
+    inverse = np.repeat(np.arange(sizes.size), sizes)
     n_e = min(n_explore(settings), sizes.size)
     prob = n_e / sizes.size / sizes[inverse] if sizes.size else np.zeros(0)
     out = pd.Series(prob, index=pd.Index(cid, name="contact_id"), name="inclusion_probability")
@@ -79,7 +95,7 @@ def inclusion_probabilities(pool: pd.DataFrame, settings: Settings) -> pd.Series
 def draw(pool: pd.DataFrame, as_of: date, settings: Settings) -> pd.DataFrame:
     """This week's explore asks: contact_id, account_id, activity_type, inclusion_probability."""
     cid, acc = _sorted_pool(pool)
-    accounts, first, sizes = np.unique(acc, return_index=True, return_counts=True)
+    accounts, first, sizes = _accounts(acc)
     n_e = min(n_explore(settings), len(accounts))
     if n_e == 0:
         empty = {c: pd.Series(dtype=object) for c in DRAW_COLUMNS}
