@@ -16,6 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from advocacy.features import account, advocacy, contact, nps, peers, support, usage
 from advocacy.features.spec import Feature
 
@@ -154,6 +157,34 @@ def render_reason(group: str, values: Mapping[str, Any]) -> str | None:
     if any(_is_missing(values.get(n)) for n in reason.needs):
         return None
     return reason.template.format_map(_Words(values))
+
+
+def render_reasons(group: str, fields: pd.DataFrame) -> np.ndarray | None:
+    """`render_reason` for every row of `fields` ('' where it gives None), each template field's
+    distinct values formatted once and the pieces joined per row: at 1M contacts the reasons'
+    sentences took 3.3 s one `format_map` per distinct row. None when the template needs more
+    than plain fields (attribute or index access, a conversion, a nested spec): then only
+    `render_reason` can say it."""
+    pieces = []
+    for literal, name, spec, conversion in string.Formatter().parse(REASON_GROUPS[group].template):
+        if name is not None and (conversion or not name.isidentifier() or "{" in (spec or "")):
+            return None
+        pieces.append((literal, name, spec or ""))
+    known = np.ones(len(fields), dtype=bool)
+    for name in REASON_GROUPS[group].needs:
+        known &= fields[name].notna().to_numpy() if name in fields else False
+    rows = fields[known]
+    text = np.full(len(rows), "", dtype=object)
+    for literal, name, spec in pieces:
+        if literal:
+            text = text + literal
+        if name is not None:
+            codes, values = pd.factorize(rows[name], use_na_sentinel=False)
+            words = [format(_Value(v), spec) for v in values.tolist()]
+            text = text + np.array(words, dtype=object)[codes]
+    out = np.full(len(fields), "", dtype=object)
+    out[known] = text
+    return out
 
 
 class _Words(dict):

@@ -74,7 +74,22 @@ def top_reasons(
         rows, slots = np.nonzero((top == j) & chosen)
         if len(rows):
             texts[rows, slots] = _render(group, values.iloc[rows][_template_fields(group)])
-    return [SEPARATOR.join(t for t in row if t) for row in texts]
+    return _joined(texts)
+
+
+def _joined(texts: np.ndarray) -> list[str]:
+    """Each row's non-empty sentences joined by SEPARATOR, column by column (no Python loop
+    over rows: 0.9 s for 550k rows x 3 sentences before)."""
+    if texts.shape[1] == 0:
+        return [""] * len(texts)
+    out = texts[:, 0].copy()
+    for j in range(1, texts.shape[1]):
+        col = texts[:, j]
+        has_out, has_col = out != "", col != ""
+        both = has_out & has_col
+        out[both] = out[both] + SEPARATOR + col[both]
+        out[~has_out & has_col] = col[~has_out & has_col]
+    return out.tolist()
 
 
 def _render(group: str, fields: pd.DataFrame) -> np.ndarray:
@@ -82,6 +97,9 @@ def _render(group: str, fields: pd.DataFrame) -> np.ndarray:
     (most sentences repeat: counts and rounded amounts), then spread back to the rows."""
     if fields.shape[1] == 0:
         return np.full(len(fields), registry.render_reason(group, {}) or "", dtype=object)
+    by_field = registry.render_reasons(group, fields)
+    if by_field is not None:
+        return by_field
     codes = fields.groupby(list(fields.columns), dropna=False, sort=False).ngroup().to_numpy()
     distinct = fields.drop_duplicates().to_dict("records")  # in order of first appearance
     sentences = np.array([registry.render_reason(group, r) or "" for r in distinct], dtype=object)

@@ -236,3 +236,35 @@ def test_words_format_specs(template, value, text, monkeypatch):
         registry.REASON_GROUPS, "probe", registry.ReasonGroup("probe", template, ("x",))
     )
     assert registry.render_reason("probe", {"x": value}) == text
+
+
+@pytest.mark.parametrize("group", sorted(registry.REASON_GROUPS))
+def test_rendering_a_column_says_what_rendering_each_row_says(group):
+    """`render_reasons` (each field's distinct values formatted once) equals `render_reason`
+    row by row, '' where that gives None: varied, repeated and unknown values per field."""
+    import numpy as np
+    import pandas as pd
+
+    fields = _template_fields(group)
+    rng = np.random.default_rng(len(group))
+    columns = {}
+    for name in fields:
+        base = PLAUSIBLE[name]
+        if isinstance(base, str):
+            pool = [base, "mid_market", "emea", "end_user", None]
+            columns[name] = pd.Series(rng.choice(np.array(pool, dtype=object), 60), dtype="str")
+        else:
+            values = np.round(rng.normal(float(base), abs(float(base)) + 1, 60), 1)
+            values[rng.random(60) < 0.15] = np.nan
+            columns[name] = np.abs(values) if name.endswith(("_days", "_ago")) else values
+    frame = pd.DataFrame(columns)
+    want = [registry.render_reason(group, r) or "" for r in frame.to_dict("records")]
+    got = registry.render_reasons(group, frame)
+    assert got is not None and list(got) == want
+
+
+def _template_fields(group: str) -> list[str]:
+    from string import Formatter
+
+    parsed = Formatter().parse(registry.REASON_GROUPS[group].template)
+    return sorted({name for _, name, _, _ in parsed if name})

@@ -91,3 +91,13 @@ def test_a_smoothed_rate_without_any_answered_ask_is_not_a_record():
     assert _one_group("adv_acceptance_smoothed", {**nothing, "adv_no_responses": 0.0}) == ""
     answered = {**nothing, "adv_no_responses": 0.0, "adv_completions": 2.0}
     assert "about 40% of asks" in _one_group("adv_acceptance_smoothed", answered)
+
+
+def test_sentences_join_without_empty_slots():
+    import numpy as np
+
+    from advocacy.models.reasons import _joined
+
+    texts = np.array([["a", "", "c"], ["", "", ""], ["", "b", ""], ["a", "b", "c"]], dtype=object)
+    assert _joined(texts) == ["a; c", "", "b", "a; b; c"]
+    assert _joined(np.empty((2, 0), dtype=object)) == ["", ""]
