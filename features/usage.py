@@ -55,16 +55,18 @@ def daily_rollup(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     and the table is about half the size (at 1M contacts 1.7 GB in memory instead of 3 GB,
     so it stays under the DuckDB memory cap instead of spilling; docs/benchmarks.md).
     """
-    _check_contact_hashes(con)
-    codes = event_codes(con, as_of)
-    sql = f"""
-        SELECT r.h, r.day, c.ev, r.n FROM (
-            SELECT hash(contact_id) AS h, CAST(occurred_at AS DATE) AS day, event,
-                   CAST(count(*) AS INTEGER) AS n
-            FROM usage_events WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
-            GROUP BY ALL
-        ) r JOIN {codes} c USING (event)
-    """
+
+    def sql() -> str:  # the hash check runs once, when the roll-up is built
+        _check_contact_hashes(con)
+        return f"""
+            SELECT r.h, r.day, c.ev, r.n FROM (
+                SELECT hash(contact_id) AS h, CAST(occurred_at AS DATE) AS day, event,
+                       CAST(count(*) AS INTEGER) AS n
+                FROM usage_events WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
+                GROUP BY ALL
+            ) r JOIN {event_codes(con, as_of)} c USING (event)
+        """
+
     return cached_table(con, "usage_daily", f"usage_daily|{as_of_date(as_of)}", sql)
 
 

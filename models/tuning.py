@@ -74,7 +74,9 @@ def cross_validate(
     training, lgbm = settings.training, settings.training.lightgbm
     folds = time_folds(t, training.tune_folds, gap_days)
     native = {k: v for k, v in params.items() if k != "n_estimators"}
-    data = lgb.Dataset(X, y, categorical_feature=categorical or "auto", free_raw_data=False)
+    # free_raw_data: the folds' margins are predicted from X itself, and a Dataset that keeps
+    # its raw data copies X's rows into every fold it cuts (~2 s and 0.5 GB at 1M contacts)
+    data = lgb.Dataset(X, y, categorical_feature=categorical or "auto", free_raw_data=True)
     result = lgb.cv(
         native,
         data,

@@ -312,3 +312,18 @@ def test_eligibility_reads_the_exported_answer_at_t(tmp_path):
     facts = facts_mod.eligibility_facts(w.connect(tmp_path), T, SETTINGS).set_index("contact_id")
     assert facts["asks_pending"].to_dict() == {"C1": 0, "C2": 1, "C3": 1}
     assert facts["asks_recent"].to_dict() == {"C1": 1, "C2": 1, "C3": 1}
+
+
+def test_the_usage_roll_up_and_its_hash_check_run_once_per_connection(con, monkeypatch):
+    """Every builder asks for the roll-up; only the first builds it (and checks the hashes)."""
+    checks: list[object] = []
+    real_check = usage._check_contact_hashes
+    monkeypatch.setattr(usage, "_check_contact_hashes", lambda c: checks.append(real_check(c)))
+    state.register_state(con)
+    first = usage.daily_rollup(con, T)
+    build.build_scoring(con, T, SETTINGS)
+    build.build_burnout_training(con, T, SETTINGS)
+    assert usage.daily_rollup(con, T) == first
+    assert len(checks) == 1
+    later = usage.daily_rollup(con, T - timedelta(days=7))  # another T: its own roll-up
+    assert later != first and len(checks) == 2
