@@ -168,7 +168,7 @@ def timed_runner(job: Any) -> Any:
     labels: dict[Callable[..., Any], tuple[str, Callable[..., int]]] = {
         job.check_contracts: ("validate (GX, all tables)", lambda r: sum(t.rows for t in r.tables)),
         job.build_rows: ("features: all rows", _rows_built),  # one connection, one roll-up
-        job.fit_model: ("train", lambda _: 0),
+        job.fit_models: ("train: every target", lambda fitted: sum(f.refit_rows for f in fitted)),
         job.register_model: ("register", lambda _: 0),
         job.score_and_rank: ("score + reasons + rank", len),
         job.make_shortlist: ("ask plan + shortlist", lambda s: len(s.candidates)),
@@ -177,11 +177,8 @@ def timed_runner(job: Any) -> Any:
     class TimedRunner(job.Runner):
         def step(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
             name, rows = labels.get(fn, (fn.__name__.replace("_", " "), lambda _: 0))
-            if fn in (job.fit_model, job.register_model):  # one per target
-                first = args[0]
-                name = f"{name}: {first.spec.name}"
-                if fn is job.fit_model:
-                    rows = lambda _, frame=first.frame: len(frame)  # noqa: E731
+            if fn is job.register_model:  # one per target
+                name = f"{name}: {args[0].spec.name}"
             return stage(name, lambda: fn(*args, **kwargs), rows)
 
     return TimedRunner()

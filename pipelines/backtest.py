@@ -1,6 +1,6 @@
 """`advocacy backtest`: replay the weekly job at many past dates, then judge each by what followed.
 
-At each as_of the job's own steps run (`pipelines/job.py`: build_rows, fit_model,
+At each as_of the job's own steps run (`pipelines/job.py`: build_rows, fit_models,
 score_and_rank, make_shortlist, assemble, publish_run into OUT/<as_of>/), but the freshly
 fitted models score in memory: nothing is registered or promoted, the production registry and
 its champions are never read or moved. Each date sees only rows before it (the features'
@@ -115,7 +115,7 @@ def replay_date(
     settings, out = bt.settings, bt.out_dir / as_of.isoformat()
     profiles = run.step(job.profile_inputs, bt.data, as_of)
     rows = run.step(job.build_rows, bt.data, as_of, settings, training=True)
-    fitted = [run.step(job.fit_model, r, settings) for r in rows.training]
+    fitted = run.step(job.fit_models, rows.training, settings)
     champions = tuple(in_memory_champion(f, settings, run_id) for f in fitted)
     ranked = run.step(job.score_and_rank, rows.scoring, champions, settings)
     shortlist = run.step(job.make_shortlist, bt.data, ranked, rows.scoring, as_of, settings)

@@ -53,7 +53,7 @@ check_contracts = _task(job.check_contracts, "check-contracts")
 profile_inputs = _task(job.profile_inputs, "profile-inputs")
 build_rows = _task(job.build_rows, "build-feature-rows")
 weigh_asks = _task(job.weigh_asks, "weigh-asks")  # reads earlier published lists
-fit_model = _task(job.fit_model, "fit-model", task_run_name="fit-{rows.spec.name}")
+fit_models = _task(job.fit_models, "fit-models")  # every target, side by side
 register_model = _task(
     job.register_model, "register-model", task_run_name="register-{fitted.spec.name}"
 )
@@ -71,7 +71,7 @@ log_lineage = _task(job.log_lineage, "log-lineage")
 TASKS: dict[Callable[..., Any], Task] = {
     t.fn: t
     for t in (
-        configure_tracking, check_contracts, profile_inputs, build_rows, weigh_asks, fit_model,
+        configure_tracking, check_contracts, profile_inputs, build_rows, weigh_asks, fit_models,
         register_model, promote_models, load_champions, score_and_rank, make_shortlist,
         look_back, value_of_list, watch_drift, match_deals, assemble, publish_run, log_lineage,
     )

@@ -1,6 +1,6 @@
 """The weekly job in plain Python, step by step; the Prefect flows and the benchmark run it.
 
-check contracts -> profile -> build rows -> fit per target -> register per target ->
+check contracts -> profile -> build rows -> fit every target -> register per target ->
 promote jointly -> load champions -> score and rank -> shortlist -> look back (earlier lists,
 program health) -> value of the list -> assemble -> publish -> log lineage. Each step is a
 module-level function with typed inputs and outputs, and every step is called through a
@@ -11,7 +11,10 @@ inside a step; no Prefect import here.
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -411,6 +414,66 @@ def fit_model(rows: TrainingRows, settings: Settings) -> FittedTarget:
     return fit_target(rows.frame, rows.spec, settings, facts=rows.facts)
 
 
+def fit_models(training: Sequence[TrainingRows], settings: Settings) -> list[FittedTarget]:
+    """Every target's model, in target order; side by side when training may use more than
+    one thread (`side_by_side`). The same models either way: each fit's LightGBM threads are
+    its own, and nothing else is shared. A failure raises the first target's error in order,
+    as one after the other would (the other fit is waited for: both are pure)."""
+    if not side_by_side(training, settings):
+        return [fit_model(r, settings) for r in training]
+    *others, last = training
+    waits = [_in_background(fit_model, r, settings) for r in others]
+    mine: Outcome[FittedTarget]
+    try:
+        mine = (fit_model(last, settings), None)
+    except Exception as exc:  # a stop signal (SystemExit) or Ctrl-C propagates at once
+        mine = (None, exc)
+    outcomes = [wait() for wait in waits] + [mine]
+    for _, error in outcomes:
+        if error is not None:
+            raise error
+    return [fitted for fitted, _ in outcomes if fitted is not None]
+
+
+def side_by_side(training: Sequence[TrainingRows], settings: Settings) -> bool:
+    """Fit targets side by side? When there are several and LightGBM may use more than one
+    thread: at 1M contacts each fit keeps both cores only ~75% busy on its own (its Python
+    parts run on one), and the two together took 56 s instead of 69 s (docs/benchmarks.md).
+    With `training.num_threads: 1` (tests, shared machines) they run one after the other."""
+    threads = settings.training.num_threads or os.cpu_count() or 1
+    return len(training) > 1 and threads > 1
+
+
+Outcome = tuple[T | None, BaseException | None]  # a background call's (value, error)
+
+
+def _in_background(fn: Callable[..., T], /, *args: Any) -> Callable[[], Outcome[T]]:
+    """Start `fn(*args)` in a daemon thread; a function that waits for (value, error).
+
+    Daemon, so a stop signal in the main thread ends the process without waiting for a pure
+    computation whose result nobody will read. It runs in a copy of the caller's context, so
+    its log lines still reach the Prefect task run that started it."""
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            box["error"] = exc
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(work,), name=f"advocacy-{fn.__name__}", daemon=True
+    )
+    thread.start()
+
+    def wait() -> Outcome[T]:
+        thread.join()
+        return box.get("value"), box.get("error")
+
+    return wait
+
+
 def eligible_rows(rows: ScoringRows, settings: Settings) -> pd.Series:
     """True per scoring row (in `rows.features` order) that the eligibility rules let be asked."""
     facts = rows.features[["contact_id"]].merge(
@@ -476,7 +539,7 @@ IO_STEPS = (
     publish_run,
     log_lineage,
 )  # fmt: skip
-PURE_STEPS = (fit_model, score_and_rank, value_of_list, assemble)
+PURE_STEPS = (fit_models, score_and_rank, value_of_list, assemble)
 
 
 # ---------------------------------------------------------------- stages and jobs
@@ -500,7 +563,7 @@ def train(checked: CheckedInputs, rows: Rows, run: Runner = PLAIN) -> list[Regis
     runtime.raise_if_stopped()  # each stage starts only if no stop signal was swallowed
     job, settings = checked.job, checked.job.settings
     rows = run.step(weigh_asks, rows, job.out_dir, job.as_of, settings)
-    fitted = [run.step(fit_model, r, settings) for r in rows.training]
+    fitted = run.step(fit_models, rows.training, settings)
     fingerprint = checked.fingerprint()
     candidates = [run.step(register_model, f, settings, job.as_of, fingerprint) for f in fitted]
     outcomes = run.step(promote_models, candidates, settings)

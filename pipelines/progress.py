@@ -161,6 +161,8 @@ def rows_of(result: Any) -> int | None:
         return rows + (len(result.scoring.features) if result.scoring is not None else 0)
     if isinstance(getattr(result, "refit_rows", None), int):  # a fitted target
         return int(result.refit_rows)
+    if isinstance(result, list) and result and all(hasattr(f, "refit_rows") for f in result):
+        return sum(int(f.refit_rows) for f in result)  # every target's fit
     if (
         isinstance(result, list)
         and result

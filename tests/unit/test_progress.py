@@ -80,6 +80,12 @@ def test_step_names_and_row_counts():
     assert rows_of([{"table": "a", "rows": 2}, {"table": "b", "rows": 3}]) == 5
     assert rows_of("published") is None
 
+    class Fitted:
+        def __init__(self, rows: int) -> None:
+            self.refit_rows = rows
+
+    assert rows_of(Fitted(4)) == 4 and rows_of([Fitted(4), Fitted(6)]) == 10  # fit_models
+
 
 def test_the_bar_follows_duckdb_query_progress():
     con = duckdb.connect()
