@@ -25,7 +25,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogHandler
 
-from advocacy.pipelines import publish, runtime
+from advocacy.pipelines import job, publish, runtime
 
 pytestmark = pytest.mark.slow  # starts Prefect servers (~70 s for the file)
 
@@ -92,6 +92,42 @@ def test_extra_loggers_are_attached_when_prefect_is_imported_later(tmp_path):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_background_fit_logs_into_the_task_run_that_started_it(prefect_harness):
+    """`job.fit_models` fits the first target in a thread of its own: its log lines (the
+    holdout metrics, the split) must still reach the Prefect run, not only the terminal."""
+    runtime.configure_logging(verbose=False)
+
+    @task(name="tiny-background-task")
+    def work() -> str:
+        wait = job._in_background(
+            lambda: logging.getLogger("advocacy.models.train").info("background line") or 7
+        )
+        value, error = wait()
+        assert error is None
+        return f"{value} {threading.current_thread().name}"
+
+    @flow(name="tiny-background-flow")
+    def tiny() -> str:
+        runtime.route_project_logs()
+        return work()
+
+    state = tiny(return_state=True)
+    assert state.is_completed() and state.result().startswith("7 ")
+    APILogHandler().flush()
+    log_filter = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+    found: list[object] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not found:
+        with get_client(sync_client=True) as client:
+            found = [
+                log
+                for log in client.read_logs(log_filter=log_filter)
+                if log.message == "background line"
+            ]
+        time.sleep(0.5)
+    assert found and found[0].task_run_id is not None  # in the task's run, not just the flow's
 
 
 # ------------------------------------------------------------------ retries
