@@ -16,7 +16,7 @@ def cached_table(
 ) -> str:
     """Materialise `sql` once per connection as a temp table named after `key`; its name.
 
-    The usage roll-up depends only on T, so the training and scoring builders of one run
+    The usage rows depend only on T, so the training and scoring builders of one run
     share it. A connection serves one data folder (the views never change). `sql` may be a
     function, called only when the table is built (so checks it makes run once per run).
     """

@@ -50,7 +50,8 @@ SCALAR_MACROS: dict[str, tuple[str, str]] = {
     "created_before": ("created_at, t", "happened_before(date_start(created_at), t)"),
     "churned_before": ("churned_at, t", "happened_before(date_start(churned_at), t)"),
     "opted_out_before": ("opt_out_at, t", "happened_before(opt_out_at, t)"),
-    # Usage is read from a daily roll-up: a row at t sees the full days before date(t).
+    # Usage is read by day (features.usage.event_days): a row at t sees the full days before
+    # date(t).
     "usage_day_limit": ("t", "CAST(t AS DATE)"),
     "days_span": ("n", "to_days(CAST(n AS INTEGER))"),
     # In the n days before t: [t - n days, t).

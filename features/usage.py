@@ -1,22 +1,27 @@
 """Product usage features: how much, how regularly, how broadly, and which way it is going.
 
 usage_events is the large table (100M rows at 1M contacts), so it is scanned once per T into
-a daily roll-up (contact, day, event, n) of the days before T, materialised as a temp table
-and shared by every builder of the run. A point at t sees the full days before date(t)
-(docs/design.md "Time"), so every window is a range of days [date(t) - w, date(t)).
+`event_days`: one row (h, day, ev) per event before T, keyed by integers, materialised as a
+temp table and shared by every builder of the run. A point at t sees the full days before
+date(t) (docs/design.md "Time"), so every window is a range of days [date(t) - w, date(t)).
 
-Each point reads its windows from the roll-up rows of its own contact inside the longest
-window: a hash join on the contact with a day range, so the work per point is the contact's
-last few months of roll-up rows, never raw events and never a Python loop. Distinct active
-days and distinct features are counted with bitmasks (exact, and much cheaper than
-count(DISTINCT) per point). "Ever" values (days since the last use, invites and integrations
-in total) read the contact's roll-up history before date(t); the last use is looked up only
-for points with no use inside the window. The roll-up keys the contact by
-`h = hash(contact_id)`, so grouping and joins work on integers (a hash collision among the
+The table is not grouped by day: at 1M contacts 95.9M events make 86.0M (contact, day, event)
+groups, so a daily roll-up barely shrinks the rows and its hash aggregate, spilling under the
+DuckDB memory cap, cost 29-32 s where the projection costs 5 s (docs/benchmarks.md, fifth
+pass). Every value below is a count, a maximum or a bitmask, so one row per event gives the
+same numbers as one row per group.
+
+Each point reads its windows from the rows of its own contact inside the longest window: a
+hash join on the contact with a day range, so the work per point is the contact's last few
+months of events, never a Python loop. Distinct active days and distinct features are counted
+with bitmasks (exact, and much cheaper than count(DISTINCT) per point). "Ever" values (days
+since the last use, invites and integrations in total) read the contact's history before
+date(t); the last use is looked up only for points with no use inside the window. The contact
+is keyed by `h = hash(contact_id)`, so joins work on integers (a hash collision among the
 contacts is checked for, and refused).
 
 docs/benchmarks.md compares this with as-of joins on cumulative sums: those need a sort of
-the whole roll-up per build, and measured slower on 2 cores.
+the whole table per build, and measured slower on 2 cores.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ WINDOWS_DAYS = (7, 30, 90)  # usage_events_<d>d, usage_active_days_<d>d
 TREND_RECENT_DAYS, TREND_BASE_DAYS = 30, 60  # usage_trend_30_vs_60: 30 days vs the 60 before
 RECENT_DAYS = 90  # breadth, invites and integrations "in the last 90 days"
 LONGEST_DAYS = max(*WINDOWS_DAYS, TREND_RECENT_DAYS + TREND_BASE_DAYS, RECENT_DAYS)
-# The window join matches a point with the roll-up rows of its contact in the day blocks its
+# The window join matches a point with the event rows of its contact in the day blocks its
 # longest window touches (an equality on (contact, block)), then filters by day: the same
 # pairs as a range join on the contact alone, without pairing every point with the contact's
 # whole history (docs/benchmarks.md, "Feature build at 1M").
@@ -47,27 +52,23 @@ BUCKET_DAYS = 32
 DAY_SUMS = sorted({*WINDOWS_DAYS, TREND_RECENT_DAYS, TREND_RECENT_DAYS + TREND_BASE_DAYS})
 
 
-def daily_rollup(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """Temp table (h, day, ev, n) of the usage events before T; its name.
+def event_days(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
+    """Temp table (h, day, ev) of the usage events before T, one row per event; its name.
 
     `h = hash(contact_id)` stands for the contact and `ev` (`event_codes`) for the event key:
-    grouping by integers is cheaper than by text, every join downstream compares integers,
-    and the table is about half the size (at 1M contacts 1.7 GB in memory instead of 3 GB,
-    so it stays under the DuckDB memory cap instead of spilling; docs/benchmarks.md).
+    every join downstream compares integers, and the table is 16 bytes a row (at 1M contacts
+    1.5 GB in memory for 95.9M events, under the DuckDB memory cap; docs/benchmarks.md).
     """
 
-    def sql() -> str:  # the hash check runs once, when the roll-up is built
+    def sql() -> str:  # the hash check runs once, when the table is built
         _check_contact_hashes(con)
         return f"""
-            SELECT r.h, r.day, c.ev, r.n FROM (
-                SELECT hash(contact_id) AS h, CAST(occurred_at AS DATE) AS day, event,
-                       CAST(count(*) AS INTEGER) AS n
-                FROM usage_events WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
-                GROUP BY ALL
-            ) r JOIN {event_codes(con, as_of)} c USING (event)
+            SELECT hash(contact_id) AS h, CAST(occurred_at AS DATE) AS day, c.ev
+            FROM usage_events JOIN {event_codes(con, as_of)} c USING (event)
+            WHERE seen_at(occurred_at, {timestamp_sql(as_of)})
         """
 
-    return cached_table(con, "usage_daily", f"usage_daily|{as_of_date(as_of)}", sql)
+    return cached_table(con, "usage_days", f"usage_days|{as_of_date(as_of)}", sql)
 
 
 def _check_contact_hashes(con: duckdb.DuckDBPyConnection) -> None:
@@ -82,7 +83,7 @@ def _check_contact_hashes(con: duckdb.DuckDBPyConnection) -> None:
 def event_codes(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
     """Temp table (event, ev): a small integer per event key seen before T, in name order.
 
-    The codes are the bit positions of the distinct-features masks and the roll-up's key.
+    The codes are the bit positions of the distinct-features masks and `event_days`' key.
     """
     sql = (
         "SELECT event, CAST(row_number() OVER (ORDER BY event) - 1 AS INTEGER) AS ev FROM "
@@ -93,9 +94,9 @@ def event_codes(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
 
 
 def adoption_rows(con: duckdb.DuckDBPyConnection, as_of: date) -> str:
-    """Temp table: the few roll-up rows of invites and integrations (for the 'ever' counts)."""
+    """Temp table: the few rows of invites and integrations (for the 'ever' counts)."""
     sql = (
-        f"SELECT r.h, r.day, c.event, r.n FROM {daily_rollup(con, as_of)} r "
+        f"SELECT r.h, r.day, c.event FROM {event_days(con, as_of)} r "
         f"JOIN {event_codes(con, as_of)} c USING (ev) "
         f"WHERE c.event IN ('{INVITE_EVENT}', '{INTEGRATION_EVENT}')"
     )
@@ -211,19 +212,19 @@ def _bucket(day: str) -> str:
     return f"date_diff('day', DATE '1970-01-01', {day}) // {BUCKET_DAYS}"
 
 
-def _window_sql(rollup: str, codes: dict[str, int]) -> str:
+def _window_sql(event_rows: str, codes: dict[str, int]) -> str:
     """Per point with use in the longest window: event sums, day masks, distinct event keys.
 
-    One pass over the pairs (point, roll-up row in the window) with few aggregates: the
+    One pass over the pairs (point, event row in the window) with few aggregates: the
     active days of every window come from the same day masks, the trend from the sums.
     """
     recent, longest, n_events = RECENT_DAYS, LONGEST_DAYS, len(codes)
-    aggs = [f"sum(n) FILTER (WHERE off < {d}) AS events_{d}" for d in DAY_SUMS]
+    aggs = [f"count(*) FILTER (WHERE off < {d}) AS events_{d}" for d in DAY_SUMS]
     aggs += [f"{_mask_agg('off', lo, 'true')} AS days_{lo}" for lo in _chunks(longest)]
     aggs += [f"{_mask_agg('ev', lo, f'off < {recent}')} AS keys_{lo}" for lo in _chunks(n_events)]
     aggs += [
-        f"sum(n) FILTER (WHERE off < {recent} AND {_is(codes, INVITE_EVENT)}) AS invites_recent",
-        f"sum(n) FILTER (WHERE off < {recent} AND {_is(codes, INTEGRATION_EVENT)}) "
+        f"count(*) FILTER (WHERE off < {recent} AND {_is(codes, INVITE_EVENT)}) AS invites_recent",
+        f"count(*) FILTER (WHERE off < {recent} AND {_is(codes, INTEGRATION_EVENT)}) "
         "AS integrations_recent",
         "max(day) AS last_day_recent",
     ]
@@ -234,14 +235,14 @@ def _window_sql(rollup: str, codes: dict[str, int]) -> str:
         SELECT *, {distinct} AS distinct_recent FROM (
             SELECT pid, {", ".join(aggs)}
             FROM (
-                SELECT p.pid, r.n, r.ev, r.day,
+                SELECT p.pid, r.ev, r.day,
                        CAST(date_diff('day', r.day, p.d - 1) AS INTEGER) AS off
                 FROM (
                     SELECT pid, h, d, unnest(range({_bucket("d - " + str(longest))},
                                                    {_bucket("d - 1")} + 1)) AS b
                     FROM pts
                 ) p
-                JOIN {rollup} r
+                JOIN {event_rows} r
                   ON r.h = p.h AND {_bucket("r.day")} = p.b
                  AND seen_at(r.day, p.d) AND NOT seen_at(r.day, p.d - {longest})
             )
@@ -251,22 +252,22 @@ def _window_sql(rollup: str, codes: dict[str, int]) -> str:
 
 
 def _is(codes: dict[str, int], event: str) -> str:
-    """SQL: the roll-up row is of `event` (false when no such event was seen before T)."""
+    """SQL: the event row is of `event` (false when no such event was seen before T)."""
     return f"ev = {codes[event]}" if event in codes else "false"
 
 
-def _history_sql(rollup: str, adoption: str) -> str:
+def _history_sql(event_rows: str, adoption: str) -> str:
     """Last day of use for points with none in the window; invites/integrations ever."""
     return f"""
         last_use AS (
             SELECT p.pid, max(r.day) AS last_day_before
             FROM (SELECT * FROM pts ANTI JOIN win USING (pid)) p
-            JOIN {rollup} r ON r.h = p.h AND seen_at(r.day, p.d)
+            JOIN {event_rows} r ON r.h = p.h AND seen_at(r.day, p.d)
             GROUP BY p.pid
         ), adoption AS (
             SELECT p.pid,
-                   sum(r.n) FILTER (WHERE r.event = '{INVITE_EVENT}') AS invites_total,
-                   sum(r.n) FILTER (WHERE r.event = '{INTEGRATION_EVENT}') AS integrations_total
+                   count(*) FILTER (WHERE r.event = '{INVITE_EVENT}') AS invites_total,
+                   count(*) FILTER (WHERE r.event = '{INTEGRATION_EVENT}') AS integrations_total
             FROM pts p JOIN {adoption} r ON r.h = p.h AND seen_at(r.day, p.d)
             GROUP BY p.pid
         )
@@ -277,7 +278,7 @@ def relation(
     con: duckdb.DuckDBPyConnection, points: str, as_of: date, settings: Settings
 ) -> duckdb.DuckDBPyRelation:
     """Usage features for every (contact_id, t) of the `points` table."""
-    rollup = daily_rollup(con, as_of)
+    event_rows = event_days(con, as_of)
     codes = dict(con.execute(f"SELECT event, ev FROM {event_codes(con, as_of)}").fetchall())
     return con.sql(
         f"""
@@ -286,8 +287,8 @@ def relation(
                    usage_day_limit(t) AS d
             FROM (SELECT DISTINCT contact_id, t FROM {points})
         ),
-        win AS MATERIALIZED ({_window_sql(rollup, codes)}),
-        {_history_sql(rollup, adoption_rows(con, as_of))}
+        win AS MATERIALIZED ({_window_sql(event_rows, codes)}),
+        {_history_sql(event_rows, adoption_rows(con, as_of))}
         SELECT p.contact_id, p.t, {select_sql(FEATURES)}
         FROM pts p LEFT JOIN win USING (pid) LEFT JOIN last_use USING (pid)
         LEFT JOIN adoption USING (pid)

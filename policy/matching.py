@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from advocacy.features.state import register_state, timestamp_sql
-from advocacy.features.usage import daily_rollup, event_codes
+from advocacy.features.usage import event_codes, event_days
 from advocacy.settings import MatchingSettings
 
 USAGE_DAYS = 90  # features_used: usage events in the 90 days before T
@@ -55,8 +55,8 @@ def advocate_facts(
     """One row per eligible contact with the facts matching reads (ADVOCATE_COLUMNS less the
     scores: `with_scores` adds them), ordered by contact_id.
 
-    Only rows seen strictly before T are read. Usage comes from the run's daily roll-up
-    (`features.usage.daily_rollup`, cached on the connection): on the feature step's
+    Only rows seen strictly before T are read. Usage comes from the run's usage rows
+    (`features.usage.event_days`, cached on the connection): on the feature step's
     connection usage_events is never scanned a second time. T is a midnight, so "the 90 days
     before T" is the same set of events by day as by timestamp.
     """
@@ -64,7 +64,7 @@ def advocate_facts(
     ids = pd.DataFrame({"contact_id": pd.Series(list(eligible_ids), dtype=object)})
     con.register("_match_ids", ids)
     try:
-        sql = _facts_sql(timestamp_sql(as_of), daily_rollup(con, as_of), event_codes(con, as_of))
+        sql = _facts_sql(timestamp_sql(as_of), event_days(con, as_of), event_codes(con, as_of))
         table = con.sql(sql).to_arrow_table()
     finally:
         con.unregister("_match_ids")

@@ -314,16 +314,16 @@ def test_eligibility_reads_the_exported_answer_at_t(tmp_path):
     assert facts["asks_recent"].to_dict() == {"C1": 1, "C2": 1, "C3": 1}
 
 
-def test_the_usage_roll_up_and_its_hash_check_run_once_per_connection(con, monkeypatch):
-    """Every builder asks for the roll-up; only the first builds it (and checks the hashes)."""
+def test_the_usage_rows_and_their_hash_check_are_built_once_per_connection(con, monkeypatch):
+    """Every builder asks for the usage rows; only the first builds it (and checks the hashes)."""
     checks: list[object] = []
     real_check = usage._check_contact_hashes
     monkeypatch.setattr(usage, "_check_contact_hashes", lambda c: checks.append(real_check(c)))
     state.register_state(con)
-    first = usage.daily_rollup(con, T)
+    first = usage.event_days(con, T)
     build.build_scoring(con, T, SETTINGS)
     build.build_burnout_training(con, T, SETTINGS)
-    assert usage.daily_rollup(con, T) == first
+    assert usage.event_days(con, T) == first
     assert len(checks) == 1
-    later = usage.daily_rollup(con, T - timedelta(days=7))  # another T: its own roll-up
+    later = usage.event_days(con, T - timedelta(days=7))  # another T: its own rows
     assert later != first and len(checks) == 2
