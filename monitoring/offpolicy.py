@@ -147,7 +147,10 @@ def policy_value(
     """Yes rate per ask of a deterministic target list, estimated from logged asks.
 
     logged: contact_id, activity_type, inclusion_probability, said_yes (the exploration asks
-    of earlier lists; `as_of` too when several lists are pooled). target_list: contact_id,
+    of earlier lists; `as_of` too when several lists are pooled). Each `inclusion_probability`
+    must be the *pair's* (contact and type): the draw lists a contact, then gives it a type, so
+    a contact's published probability times the share of that type among the list's explore
+    rows (`monitoring.backtest.logged_asks` makes them so). target_list: contact_id,
     activity_type (and `as_of` when logged has it): the asks the target policy would make. A
     logged ask of a listed pair gets target_p = 1, else 0. "snips" (Hajek): sum(w r) / sum(w);
     "ips" (Horvitz-Thompson): sum(w r) / len(target_list), unbiased when every pair of the
